@@ -1,0 +1,1 @@
+"""Strict configuration models (profiles, SLOs, fleets, run settings) and their loaders."""

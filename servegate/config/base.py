@@ -1,0 +1,93 @@
+"""One strict base for every configuration model, and a YAML loader whose errors name the
+file, the line and the field.
+
+A typo in a YAML file must be an error, never a silently ignored key: every model forbids
+extra fields. Validation errors are reported as ``file:line: field.path: message``, one line
+per problem, using the line numbers PyYAML's composer records on each node.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from servegate.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base of every config model: unknown keys are errors; values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+def _node_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """Walk a composed YAML node tree along a pydantic error location; return a 1-based line."""
+    best: int | None = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    nxt = value
+                    best = key.start_mark.line + 1
+                    break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if 0 <= part < len(node.value) else None
+            if node is not None:
+                best = node.start_mark.line + 1
+        else:
+            break
+        if node is None:
+            break
+    return best
+
+
+def format_validation_error(exc: ValidationError, source: str, node: yaml.Node | None) -> str:
+    """Render a pydantic error as lines of ``source:line: field: message``."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        field = ".".join(str(p) for p in loc) or "(top level)"
+        line = _node_line(node, loc)
+        where = f"{source}:{line}" if line is not None else source
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling)"
+        lines.append(f"{where}: {field}: {msg}")
+    return "\n".join(lines)
+
+
+def load_yaml_text(text: str, model: type[M], source: str = "<string>") -> M:
+    """Parse and validate one YAML document. Raises :class:`ConfigError` with a located message."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    if data is None:
+        raise ConfigError(f"{source}: the file is empty")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source, node)) from None
+
+
+def load_yaml_file(path: str | Path, model: type[M]) -> M:
+    """Read ``path`` and validate it as ``model``. Raises :class:`ConfigError`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read: {exc}") from None
+    return load_yaml_text(text, model, source=str(p))
