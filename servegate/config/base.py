@@ -25,6 +25,17 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
 
+def _is_union_tag(node: yaml.MappingNode, part: int | str) -> bool:
+    """True if ``part`` is the value of this mapping's ``type`` or ``kind`` discriminator."""
+    return any(
+        isinstance(k, yaml.ScalarNode)
+        and k.value in ("type", "kind")
+        and isinstance(v, yaml.ScalarNode)
+        and v.value == str(part)
+        for k, v in node.value
+    )
+
+
 def _node_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     """Walk a composed YAML node tree along a pydantic error location; return a 1-based line."""
     best: int | None = node.start_mark.line + 1 if node is not None else None
@@ -36,6 +47,8 @@ def _node_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None
                     nxt = value
                     best = key.start_mark.line + 1
                     break
+            if nxt is None and _is_union_tag(node, part):
+                continue  # pydantic puts a tagged union's tag in the path: stay on this mapping
             node = nxt
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
             node = node.value[part] if 0 <= part < len(node.value) else None

@@ -1,0 +1,3 @@
+module servegate.local/images/pause
+
+go 1.22

@@ -1,0 +1,3 @@
+module servegate.local/images/probe
+
+go 1.22

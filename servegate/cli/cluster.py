@@ -1,0 +1,212 @@
+"""``servegate cluster up|down|status|kubeconfig|build``: the embedded local cluster."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from servegate.errors import UserError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from servegate.cluster.gobuild import ProgressFn
+
+_DEFAULT_FLEET = Path(__file__).resolve().parents[2] / "fleets" / "default.yaml"
+
+
+def _progress_printer() -> tuple[ProgressFn, Progress | None]:
+    """A rich progress bar on a terminal, a line every 15 s otherwise (CI logs)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if sys.stderr.isatty():
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("packages"),
+            TimeElapsedColumn(),
+            transient=False,
+        )
+        tasks: dict[str, TaskID] = {}
+
+        def report(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                progress.start()
+                tasks[label] = progress.add_task(f"building {label}", total=total or None)
+            progress.update(tasks[label], completed=done, total=total or None)
+
+        return report, progress
+    last: dict[str, float] = {}
+
+    def report_plain(label: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last.get(label, 0.0) >= 15 or (total and done >= total):
+            last[label] = now
+            of = f"/{total}" if total else ""
+            click.echo(f"building {label}: {done}{of} packages", err=True)
+
+    return report_plain, None
+
+
+def _fail(exc: UserError) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.group()
+def cluster() -> None:
+    """Manage the embedded local cluster (real control plane, kwok GPU fleet, one real node)."""
+
+
+@cluster.command()
+@click.option("--name", default="local", show_default=True, help="cluster name (state directory)")
+@click.option(
+    "--fleet",
+    "fleet_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"fleet file of kwok GPU nodes [default: {_DEFAULT_FLEET.name} if present]",
+)
+@click.option("--no-fleet", is_flag=True, help="no kwok nodes")
+@click.option("--no-node", is_flag=True, help="no real node (control plane and kwok only)")
+@click.option(
+    "--port-slot",
+    type=int,
+    default=0,
+    show_default=True,
+    help="port block 16440+10*N, to run a second cluster beside the first",
+)
+@click.option(
+    "--bin-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="SERVEGATE_BIN_DIR",
+    help="directory of prebuilt binaries to use first",
+)
+@click.option("--no-build", is_flag=True, help="fail instead of building missing binaries")
+def up(
+    name: str,
+    fleet_file: Path | None,
+    no_fleet: bool,
+    no_node: bool,
+    port_slot: int,
+    bin_dir: Path | None,
+    no_build: bool,
+) -> None:
+    """Start the cluster (idempotent); wait until every node is Ready; print timings."""
+    from servegate.cluster.local import LocalCluster
+
+    if fleet_file is None and not no_fleet and _DEFAULT_FLEET.exists():
+        fleet_file = _DEFAULT_FLEET
+    report, bar = _progress_printer()
+    try:
+        local = LocalCluster(name, slot=port_slot, log=lambda m: click.echo(m, err=True))
+        result = local.up(
+            None if no_fleet else fleet_file,
+            node=not no_node,
+            bin_dir=bin_dir,
+            allow_build=not no_build,
+            progress=report,
+        )
+    except UserError as exc:
+        raise _fail(exc) from None
+    finally:
+        if bar is not None:
+            bar.stop()
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if result.already_up:
+        click.echo(f"cluster {name} is already up: {result.nodes_ready} nodes Ready")
+    else:
+        steps = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items() if k != "total")
+        click.echo(
+            f"cluster {name} up in {result.timings['total']:.1f}s "
+            f"({result.nodes_ready} nodes Ready): {steps}"
+        )
+        srcs = ", ".join(f"{k}={v}" for k, v in sorted(result.sources.items()))
+        click.echo(f"binaries: {srcs}")
+    click.echo(f"export KUBECONFIG={result.kubeconfig}  # context {result.context}")
+
+
+@cluster.command()
+@click.option("--name", default="local", show_default=True)
+def down(name: str) -> None:
+    """Stop every process the cluster started (checked by PID) and remove its state."""
+    from servegate.cluster.local import LocalCluster
+
+    try:
+        stopped = LocalCluster(name).down()
+    except UserError as exc:
+        raise _fail(exc) from None
+    if stopped:
+        click.echo(f"cluster {name} down: stopped {', '.join(stopped)}")
+    else:
+        click.echo(f"cluster {name} down (nothing was running)")
+
+
+@cluster.command()
+@click.option("--name", default="local", show_default=True)
+def status(name: str) -> None:
+    """Processes and nodes; exit code 1 when the cluster is not fully up."""
+    from servegate.cluster.local import LocalCluster
+
+    try:
+        procs, ready, total = LocalCluster(name).status()
+    except UserError as exc:
+        raise _fail(exc) from None
+    if not procs:
+        click.echo(f"cluster {name}: not created")
+        sys.exit(1)
+    for p in procs:
+        state = "running" if p.running else "stopped"
+        click.echo(f"{p.name:<26} {state:<8} pid {p.pid or '-':<8} {p.detail}")
+    click.echo(f"nodes: {len(ready)}/{total} Ready")
+    if not all(p.running for p in procs) or len(ready) < total or total == 0:
+        sys.exit(1)
+
+
+@cluster.command()
+@click.option("--name", default="local", show_default=True)
+@click.option("--path", "path_only", is_flag=True, help="print the file's path, not its content")
+def kubeconfig(name: str, path_only: bool) -> None:
+    """Print the admin kubeconfig (context servegate-<name>)."""
+    from servegate.cluster import paths
+
+    try:
+        path = paths.state_dir(name) / "kubeconfig"
+    except UserError as exc:
+        raise _fail(exc) from None
+    if not path.exists():
+        raise click.ClickException(f"cluster {name} has no kubeconfig: run 'servegate cluster up'")
+    click.echo(str(path) if path_only else path.read_text("utf-8"), nl=path_only)
+
+
+@cluster.command()
+@click.option(
+    "--bin-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="SERVEGATE_BIN_DIR",
+)
+def build(bin_dir: Path | None) -> None:
+    """Resolve (download or build) every binary into the cache, without starting anything."""
+    from servegate.cluster.binaries import BinaryResolver
+    from servegate.cluster.versions import load_versions
+
+    report, bar = _progress_printer()
+    started = time.monotonic()
+    try:
+        resolver = BinaryResolver(load_versions(), bin_dir=bin_dir, progress=report)
+        found = resolver.resolve_all()
+    except UserError as exc:
+        raise _fail(exc) from None
+    finally:
+        if bar is not None:
+            bar.stop()
+    for name, res in sorted(found.items()):
+        click.echo(f"{name:<24} {res.source:<9} {res.path}")
+    click.echo(f"resolved in {time.monotonic() - started:.1f}s")

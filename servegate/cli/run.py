@@ -1,0 +1,193 @@
+"""``servegate run``: drive a load profile against an endpoint (or the simulator) and report.
+
+Locust runs in child processes (see servegate.load.runner); this process only watches
+``progress.json``, shows it live, and writes run.json and the report at the end, also after
+Ctrl-C or a crashed worker, from whatever records were written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from servegate.config.base import load_yaml_file
+from servegate.config.profile import Profile
+from servegate.errors import UserError
+from servegate.load.endpoint import check_reachable
+from servegate.load.meta import build_run_meta, new_run_id
+from servegate.load.runner import LoadOutcome, RunPlan, run_load, run_remote_worker
+from servegate.metrics.run_meta import write_run_meta
+
+
+@contextlib.contextmanager
+def _endpoint(url: str | None, sim: bool, model: str) -> Iterator[str]:
+    if (url is None) == (not sim):
+        raise UserError("give exactly one of --url URL or --sim")
+    if url is not None:
+        yield url.rstrip("/")
+        return
+    from servegate.sim.process import SimProcess  # only when asked for
+
+    with SimProcess(timestamps=True, model_name=model) as proc:
+        yield proc.base_url
+
+
+class _Live:
+    """Rich progress bar fed from the master's progress.json."""
+
+    def __init__(self, console: Console, total: float) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[stats]}"),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task("load", total=total, stats="starting")
+        self._last: tuple[float, int] | None = None
+        self._rate = 0.0
+
+    def __call__(self, doc: dict[str, Any]) -> None:
+        now, done = time.monotonic(), int(doc.get("done", 0))
+        if self._last is not None and now - self._last[0] >= 1.0:
+            self._rate = (done - self._last[1]) / (now - self._last[0])
+            self._last = (now, done)
+        elif self._last is None:
+            self._last = (now, done)
+        unmeasured = "" if doc.get("measuring") else " (unmeasured)"
+        stats = (
+            f"done {done}  errors {doc.get('error_total', 0)}  dropped {doc.get('dropped', 0)}"
+            f"  {self._rate:.1f} req/s  in flight {doc.get('in_flight', 0)}"
+            f"  level {float(doc.get('level', 0)):g}{unmeasured}"
+        )
+        self.progress.update(self.task, completed=float(doc.get("elapsed_s", 0.0)), stats=stats)
+
+
+def execute(
+    profile_path: Path,
+    url: str | None,
+    sim: bool,
+    slo_ref: str | None,
+    results: Path,
+    workers: int | None,
+    master_bind: str,
+    remote_workers: int,
+    console: Console,
+) -> tuple[Path, LoadOutcome, Any]:
+    """Run one profile end to end. Returns (run dir, load outcome, summary or None)."""
+    profile = load_yaml_file(profile_path, Profile)
+    slo = None
+    if slo_ref:
+        from servegate.config.slo import load_slo
+
+        slo = load_slo(slo_ref)
+    n_workers = workers if workers is not None else profile.workers
+    if n_workers + remote_workers < 1:
+        raise UserError("--workers 0 needs --remote-workers N")
+    host, _, port = master_bind.partition(":")
+    run_id = new_run_id(profile.name)
+    run_dir = results / run_id
+    with _endpoint(url, sim, profile.model) as base_url:
+        check_reachable(base_url, min(profile.timeout, 5.0))  # before anything is written
+        run_dir.mkdir(parents=True, exist_ok=False)
+        shutil.copyfile(profile_path, run_dir / "profile.yaml")
+        plan = RunPlan(
+            profile=profile,
+            url=base_url,
+            run_dir=run_dir,
+            workers=n_workers,
+            remote_workers=remote_workers,
+            master_bind=host or "127.0.0.1",
+            master_port=int(port) if port else 0,
+        )
+        console.print(
+            f"servegate run {run_id}: {profile.name} -> {base_url}"
+            f" ({n_workers} local worker(s), up to {profile.max_duration:g} s)"
+        )
+        live = _Live(console, profile.max_duration)
+        with live.progress:
+            outcome = run_load(plan, on_progress=live)
+    for p in outcome.problems:
+        console.print(f"[yellow]warning[/] {p}", highlight=False)
+    meta = build_run_meta(run_id, profile, base_url, n_workers + remote_workers, outcome.load or {})
+    if meta is None:
+        raise UserError(f"{run_dir}: the load never started; see {run_dir / 'logs'}")
+    write_run_meta(run_dir, meta)
+    return run_dir, outcome, _report(run_dir, slo, console)
+
+
+def _report(run_dir: Path, slo: Any, console: Console) -> Any:
+    try:
+        from servegate.report import print_summary, write_report
+    except ImportError as exc:  # pragma: no cover - only while the report package is missing
+        console.print(f"[yellow]no report written[/] (servegate.report unavailable: {exc})")
+        return None
+    summary = write_report(run_dir, slo)
+    print_summary(summary, console)
+    return summary
+
+
+@click.command(name="run")
+@click.option("--profile", "profile_path", type=click.Path(path_type=Path), help="Profile YAML.")
+@click.option("--url", help="Base URL of the OpenAI-compatible endpoint (http://host:port).")
+@click.option("--sim", is_flag=True, help="Start the simulator on loopback and load it.")
+@click.option("--slo", "slo_ref", metavar="NAME|FILE", help="SLO preset or YAML file to check.")
+@click.option(
+    "--results", type=click.Path(path_type=Path), default=Path("results"), show_default=True
+)
+@click.option("--workers", type=click.IntRange(0, 256), help="Local worker processes.")
+@click.option(
+    "--master-bind",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="HOST[:PORT]",
+    help="Where the Locust master listens (use with --remote-workers).",
+)
+@click.option("--remote-workers", type=click.IntRange(0, 256), default=0, show_default=True)
+@click.option("--worker", "as_worker", is_flag=True, help="Run as a worker of a remote master.")
+@click.option("--master-host", help="With --worker: the master's address.")
+@click.option("--master-port", type=int, default=5557, show_default=True)
+def run(
+    profile_path: Path | None,
+    url: str | None,
+    sim: bool,
+    slo_ref: str | None,
+    results: Path,
+    workers: int | None,
+    master_bind: str,
+    remote_workers: int,
+    as_worker: bool,
+    master_host: str | None,
+    master_port: int,
+) -> None:
+    """Run a load profile against --url (or --sim) and write results/<run-id>/."""
+    try:
+        if as_worker:
+            if not master_host:
+                raise UserError("--worker needs --master-host")
+            raise SystemExit(run_remote_worker(master_host, master_port))
+        if profile_path is None:
+            raise UserError("--profile is required")
+        console = Console()
+        run_dir, outcome, summary = execute(
+            profile_path, url, sim, slo_ref, results, workers, master_bind, remote_workers, console
+        )
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(f"results: {run_dir}")
+    if outcome.interrupted:
+        raise SystemExit(130)
+    if outcome.problems:
+        raise SystemExit(2)
+    if summary is not None and summary.slo is not None and not summary.slo.passed:
+        raise SystemExit(1)

@@ -1,0 +1,238 @@
+"""Cluster providers, keyed by kind: ``local`` (default), ``existing`` and ``kind``.
+
+Every provider answers the same four questions (up, down, status, kubeconfig); the
+pytest fixtures and the CLI never need to know which one they hold.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from servegate.cluster import paths
+from servegate.errors import UserError
+
+ALLOWED_ENV = "SERVEGATE_ALLOWED_CONTEXTS"
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How to reach a cluster."""
+
+    kubeconfig: Path
+    context: str
+
+
+class ClusterProvider(ABC):
+    """A way to obtain a cluster."""
+
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def up(self) -> ClusterAccess:
+        """Make the cluster available (idempotent)."""
+
+    @abstractmethod
+    def down(self) -> None:
+        """Release what ``up`` created; never touches a cluster it did not create."""
+
+    @abstractmethod
+    def status(self) -> str:
+        """One line."""
+
+    @abstractmethod
+    def access(self) -> ClusterAccess:
+        """Kubeconfig and context, without starting anything."""
+
+
+REGISTRY: dict[str, type[ClusterProvider]] = {}
+
+
+def register(cls: type[ClusterProvider]) -> type[ClusterProvider]:
+    REGISTRY[cls.kind] = cls
+    return cls
+
+
+def provider(kind: str, **options: Any) -> ClusterProvider:
+    """Instantiate the provider of ``kind``; unknown kinds are a one-line error."""
+    cls = REGISTRY.get(kind)
+    if cls is None:
+        raise UserError(
+            f"unknown cluster kind {kind!r}: choose one of {', '.join(sorted(REGISTRY))}"
+        )
+    return cls(**options)
+
+
+def allowed_contexts(flag: tuple[str, ...] | list[str] = ()) -> set[str]:
+    """Contexts allowed by ``--allow-context`` and ``SERVEGATE_ALLOWED_CONTEXTS`` (comma list)."""
+    env = [c.strip() for c in os.environ.get(ALLOWED_ENV, "").split(",")]
+    return {c for c in (*flag, *env) if c}
+
+
+def kubeconfig_contexts(path: Path) -> tuple[list[str], str | None]:
+    """Context names and current context of a kubeconfig; errors name the file."""
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such kubeconfig") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UserError(f"{path}: not a readable kubeconfig ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("contexts", []), list):
+        raise UserError(f"{path}: not a kubeconfig (no 'contexts' list)")
+    names = [c.get("name") for c in data.get("contexts") or [] if isinstance(c, dict)]
+    current = data.get("current-context")
+    return [str(n) for n in names if n], str(current) if current else None
+
+
+@register
+class LocalProvider(ClusterProvider):
+    """The embedded cluster (see :mod:`servegate.cluster.local`)."""
+
+    kind = "local"
+
+    def __init__(
+        self, name: str = "local", fleet: Path | None = None, node: bool = True, slot: int = 0
+    ) -> None:
+        from servegate.cluster.local import LocalCluster
+
+        self.cluster = LocalCluster(name, slot=slot)
+        self.fleet, self.node = fleet, node
+
+    def up(self) -> ClusterAccess:
+        result = self.cluster.up(self.fleet, node=self.node)
+        return ClusterAccess(result.kubeconfig, result.context)
+
+    def down(self) -> None:
+        self.cluster.down()
+
+    def status(self) -> str:
+        procs, ready, total = self.cluster.status()
+        running = sum(p.running for p in procs)
+        return (
+            f"local/{self.cluster.name}: {running}/{len(procs)} processes, "
+            f"{len(ready)}/{total} nodes Ready"
+        )
+
+    def access(self) -> ClusterAccess:
+        from servegate.cluster.controlplane import context_name
+
+        return ClusterAccess(self.cluster.layout.admin_kubeconfig, context_name(self.cluster.name))
+
+
+@register
+class ExistingProvider(ClusterProvider):
+    """A cluster the user names. Refused unless its context is allow-listed."""
+
+    kind = "existing"
+
+    def __init__(
+        self,
+        kubeconfig: Path | None = None,
+        context: str | None = None,
+        allow: tuple[str, ...] = (),
+    ) -> None:
+        path = Path(
+            kubeconfig or os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]
+        )
+        path = path.expanduser()
+        names, current = kubeconfig_contexts(path)
+        ctx = context or current
+        if not ctx:
+            raise UserError(f"{path}: no current-context; pass --context")
+        if ctx not in names:
+            raise UserError(f"{path}: no context named {ctx!r} (has: {', '.join(names) or 'none'})")
+        allowed = allowed_contexts(allow)
+        if ctx not in allowed:
+            raise UserError(
+                f"context {ctx!r} is not allow-listed: servegate writes to the clusters it tests; "
+                f"pass --allow-context {ctx} or set {ALLOWED_ENV}={ctx}"
+            )
+        self._access = ClusterAccess(path, ctx)
+
+    def _version(self) -> str:
+        from kubernetes import client, config
+
+        try:
+            kc, ctx = str(self._access.kubeconfig), self._access.context
+            api = config.new_client_from_config(kc, ctx)  # type: ignore[no-untyped-call]
+            info = client.VersionApi(api).get_code(_request_timeout=5)
+            return str(info.git_version)
+        except Exception as exc:
+            reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise UserError(f"context {self._access.context!r} is unreachable: {reason}") from None
+
+    def up(self) -> ClusterAccess:
+        self._version()
+        return self._access
+
+    def down(self) -> None:
+        """Nothing: an existing cluster is never torn down by servegate."""
+
+    def status(self) -> str:
+        return f"existing/{self._access.context}: reachable, {self._version()}"
+
+    def access(self) -> ClusterAccess:
+        return self._access
+
+
+def docker_available() -> bool:
+    """kind needs a Docker CLI and a daemon socket."""
+    sock = Path(
+        os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
+    )
+    return shutil.which("docker") is not None and sock.exists()
+
+
+@register
+class KindProvider(ClusterProvider):
+    """kind through pytest-kind, for users with Docker (and internet for the first image)."""
+
+    kind = "kind"
+
+    def __init__(self, name: str = "servegate", image: str | None = None) -> None:
+        self.name = paths.check_name(name)
+        self.image = image
+        self.workdir = paths.state_root() / f"kind-{self.name}"
+
+    def _cluster(self) -> Any:
+        if not docker_available():
+            raise UserError(
+                "the kind provider needs Docker (docker CLI and a running daemon); "
+                "use --kind local for the embedded cluster instead"
+            )
+        from pytest_kind import KindCluster
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        kind_bin = shutil.which("kind")
+        cwd = Path.cwd()
+        os.chdir(self.workdir)  # pytest-kind creates .pytest-kind/ in the working directory
+        try:
+            return KindCluster(
+                self.name,
+                kubeconfig=self.workdir / "kubeconfig",
+                image=self.image,
+                kind_path=Path(kind_bin) if kind_bin else self.workdir / "kind",
+            )
+        finally:
+            os.chdir(cwd)
+
+    def up(self) -> ClusterAccess:
+        self._cluster().create()
+        return self.access()
+
+    def down(self) -> None:
+        self._cluster().delete()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def status(self) -> str:
+        kc = self.workdir / "kubeconfig"
+        return f"kind/{self.name}: {'created' if kc.exists() else 'not created'}"
+
+    def access(self) -> ClusterAccess:
+        return ClusterAccess(self.workdir / "kubeconfig", f"kind-{self.name}")

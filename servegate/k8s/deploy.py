@@ -1,0 +1,244 @@
+"""Apply rendered objects into a namespace the run owns, wait for readiness, collect, delete.
+
+Rules that keep a real cluster safe:
+- namespaced objects always land in the run's own namespace (a ``Namespace`` object in the
+  manifests is replaced by it);
+- a cluster-scoped object is created only when absent; one that exists and is not labelled
+  as this run's is never modified;
+- deletion is by name and only of objects that carry this run's labels.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from servegate.k8s.client import Cluster, ClusterError
+from servegate.k8s.scope import NAMESPACE_PREFIX, RunScope, orphaned
+
+FIELD_MANAGER = "servegate"
+
+
+class DeployTimeout(ClusterError):
+    """Workloads did not become ready in time; the message says which and why."""
+
+
+def _resource(cluster: Cluster, api_version: str, kind: str) -> Any:
+    from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+    try:
+        return cluster.dynamic.resources.get(api_version=api_version, kind=kind)
+    except ResourceNotFoundError:
+        raise ClusterError(
+            f"the cluster does not serve {kind} ({api_version}): install its CRD "
+            f"(see manifests/crds/) or the component that provides it"
+        ) from None
+
+
+def create_namespace(cluster: Cluster, scope: RunScope, test: str) -> str:
+    from kubernetes import client
+
+    name = scope.namespace_name(test)
+    body = client.V1Namespace(
+        metadata=client.V1ObjectMeta(
+            name=name, labels=scope.labels(test), annotations=scope.annotations()
+        )
+    )
+    cluster.core.create_namespace(body)
+    return name
+
+
+def apply_objects(
+    cluster: Cluster, objs: Iterable[dict[str, Any]], namespace: str, scope: RunScope
+) -> list[tuple[str, str, str, str | None]]:
+    """Server-side apply each object; return (apiVersion, kind, name, namespace) applied."""
+    from kubernetes.client.exceptions import ApiException
+
+    applied: list[tuple[str, str, str, str | None]] = []
+    for src in objs:
+        obj = copy.deepcopy(src)
+        kind, api_version = obj.get("kind", ""), obj.get("apiVersion", "")
+        if kind == "Namespace":
+            continue  # the run's own namespace stands in for it
+        meta = obj.setdefault("metadata", {})
+        meta.setdefault("labels", {}).update(scope.labels())
+        res = _resource(cluster, api_version, kind)
+        name = meta.get("name", "")
+        try:
+            if res.namespaced:
+                meta["namespace"] = namespace
+                res.server_side_apply(
+                    body=obj, name=name, namespace=namespace, field_manager=FIELD_MANAGER
+                )
+                applied.append((api_version, kind, name, namespace))
+            else:
+                _apply_cluster_scoped(res, obj, name, scope)
+                applied.append((api_version, kind, name, None))
+        except ApiException as exc:
+            reason = _api_reason(exc)
+            raise ClusterError(f"cannot apply {kind}/{name} into {namespace}: {reason}") from None
+    return applied
+
+
+def _apply_cluster_scoped(res: Any, obj: dict[str, Any], name: str, scope: RunScope) -> None:
+    from kubernetes.dynamic.exceptions import NotFoundError
+
+    try:
+        existing = res.get(name=name)
+    except NotFoundError:
+        res.create(body=obj)
+        return
+    labels = dict(existing.metadata.labels or {})
+    if not scope.owns(labels):
+        raise ClusterError(
+            f"{obj['kind']}/{name} already exists and was not created by this servegate run; "
+            "refusing to modify it"
+        )
+
+
+def _api_reason(exc: Any) -> str:
+    try:
+        body = json.loads(exc.body)
+        return str(body.get("message", exc.reason))
+    except (TypeError, ValueError):
+        return f"{exc.status} {exc.reason}"
+
+
+def _workloads_ready(cluster: Cluster, namespace: str) -> tuple[bool, list[str]]:
+    pending: list[str] = []
+    for d in cluster.apps.list_namespaced_deployment(namespace).items:
+        want, ready = d.spec.replicas or 0, d.status.ready_replicas or 0
+        if ready < want:
+            pending.append(f"Deployment/{d.metadata.name} {ready}/{want} ready")
+    for s in cluster.apps.list_namespaced_stateful_set(namespace).items:
+        want, ready = s.spec.replicas or 0, s.status.ready_replicas or 0
+        if ready < want:
+            pending.append(f"StatefulSet/{s.metadata.name} {ready}/{want} ready")
+    return not pending, pending
+
+
+def pod_problems(cluster: Cluster, namespace: str) -> list[str]:
+    """Why pods are not ready, in words: unschedulable, image missing, crash looping, ..."""
+    out: list[str] = []
+    for p in cluster.core.list_namespaced_pod(namespace).items:
+        name = p.metadata.name
+        for c in p.status.conditions or []:
+            if c.type == "PodScheduled" and c.status != "True":
+                out.append(f"pod/{name} unschedulable: {c.message or c.reason}")
+        for cs in p.status.container_statuses or []:
+            w = cs.state.waiting if cs.state else None
+            if w is not None and w.reason not in (None, "ContainerCreating"):
+                out.append(f"pod/{name} {cs.name}: {w.reason}: {w.message or ''}".rstrip(": "))
+            elif not cs.ready and cs.state and cs.state.running:
+                out.append(f"pod/{name} {cs.name}: running, not ready (probe failing?)")
+    return out
+
+
+def wait_ready(cluster: Cluster, namespace: str, timeout_s: float, poll_s: float = 1.0) -> float:
+    """Block until every Deployment and StatefulSet in ``namespace`` is fully ready.
+
+    Returns the seconds waited; raises :class:`DeployTimeout` naming what is not ready.
+    """
+    start = time.monotonic()
+    pending: list[str] = []
+    while time.monotonic() - start < timeout_s:
+        ok, pending = _workloads_ready(cluster, namespace)
+        if ok:
+            return time.monotonic() - start
+        time.sleep(poll_s)
+    problems = pod_problems(cluster, namespace)
+    detail = "; ".join((pending + problems)[:6])
+    raise DeployTimeout(f"not ready after {timeout_s:.0f}s in {namespace}: {detail}")
+
+
+def collect(cluster: Cluster, namespace: str, out_dir: Path, tail_lines: int = 2000) -> None:
+    """Save events, pod states and container logs of ``namespace`` into ``out_dir``."""
+    from kubernetes.client.exceptions import ApiException
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    events = cluster.core.list_namespaced_event(namespace).items
+    lines = [
+        f"{e.last_timestamp or e.event_time} {e.type} {e.involved_object.kind}/"
+        f"{e.involved_object.name} {e.reason}: {e.message}"
+        for e in events
+    ]
+    (out_dir / "events.txt").write_text("\n".join(lines) + "\n")
+    logs = out_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    pods = cluster.core.list_namespaced_pod(namespace).items
+    states = []
+    for p in pods:
+        states.append(cluster.api_client.sanitize_for_serialization(p.status))
+        for c in p.spec.containers:
+            try:
+                text = cluster.core.read_namespaced_pod_log(
+                    p.metadata.name, namespace, container=c.name, tail_lines=tail_lines
+                )
+            except ApiException as exc:
+                text = f"(no log: {exc.status} {exc.reason})\n"
+            (logs / f"{p.metadata.name}_{c.name}.log").write_text(text)
+    (out_dir / "pods.json").write_text(json.dumps(states, indent=1, default=str))
+
+
+def delete_run_objects(
+    cluster: Cluster,
+    namespace: str,
+    applied: Iterable[tuple[str, str, str, str | None]],
+    scope: RunScope,
+    wait_s: float = 120.0,
+) -> None:
+    """Delete the run's namespace and the cluster-scoped objects it created."""
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.dynamic.exceptions import NotFoundError
+
+    for api_version, kind, name, ns in applied:
+        if ns is not None:
+            continue
+        res = _resource(cluster, api_version, kind)
+        try:
+            obj = res.get(name=name)
+            if scope.owns(dict(obj.metadata.labels or {})):
+                res.delete(name=name)
+        except NotFoundError:
+            pass
+    ns_obj = cluster.core.read_namespace(namespace)
+    if not scope.owns(ns_obj.metadata.labels) or not namespace.startswith(NAMESPACE_PREFIX):
+        raise ClusterError(f"refusing to delete namespace {namespace}: not created by this run")
+    try:
+        cluster.core.delete_namespace(namespace)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            cluster.core.read_namespace(namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        time.sleep(1.0)
+
+
+def sweep_orphans(cluster: Cluster, scope: RunScope, max_age_s: float = 6 * 3600) -> list[str]:
+    """Delete namespaces left by killed runs of this owner. Opt-in; returns what was deleted."""
+    deleted = []
+    now = time.time()
+    host = socket.gethostname()
+    for ns in cluster.core.list_namespace(label_selector="app.kubernetes.io/managed-by=servegate").items:
+        labels = dict(ns.metadata.labels or {})
+        ann = dict(ns.metadata.annotations or {})
+        alive: bool | None = None
+        if ann.get("servegate.dev/host") == host and ann.get("servegate.dev/pid", "").isdigit():
+            alive = os.path.exists(f"/proc/{ann['servegate.dev/pid']}")
+        name = ns.metadata.name
+        if name.startswith(NAMESPACE_PREFIX) and orphaned(labels, ann, scope, now, max_age_s, alive):
+            cluster.core.delete_namespace(name)
+            deleted.append(name)
+    return deleted

@@ -1,0 +1,99 @@
+"""Reaching a Service from the machine running the suite.
+
+``direct``: the host routes to ClusterIPs (the embedded local cluster runs kube-proxy on the
+host), so the Service's ClusterIP is used as is. ``port-forward``: ``kubectl port-forward``
+bound to 127.0.0.1 on an ephemeral port, for clusters the host cannot route into. The
+port-forward process is ours and is ended by its PID on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+
+from servegate.k8s.client import Cluster, ClusterError
+
+_FORWARDING = re.compile(rb"Forwarding from 127\.0\.0\.1:(\d+)")
+
+
+def service_port(cluster: Cluster, namespace: str, service: str, port_name: str | None) -> tuple[str, int]:
+    svc = cluster.core.read_namespaced_service(service, namespace)
+    ports = svc.spec.ports or []
+    if not ports:
+        raise ClusterError(f"service {namespace}/{service} exposes no port")
+    chosen = next((p for p in ports if port_name and p.name == port_name), ports[0])
+    return str(svc.spec.cluster_ip), int(chosen.port)
+
+
+@contextlib.contextmanager
+def direct(cluster: Cluster, namespace: str, service: str, port_name: str | None = None) -> Iterator[str]:
+    ip, port = service_port(cluster, namespace, service, port_name)
+    if ip in ("None", ""):
+        raise ClusterError(f"service {namespace}/{service} is headless; use a ClusterIP Service")
+    yield f"http://{ip}:{port}"
+
+
+@contextlib.contextmanager
+def port_forward(
+    kubectl: str,
+    kubeconfig: str,
+    context: str,
+    namespace: str,
+    service: str,
+    remote_port: int,
+    timeout_s: float = 30.0,
+) -> Iterator[str]:
+    argv = [
+        kubectl,
+        "--kubeconfig",
+        kubeconfig,
+        "--context",
+        context,
+        "-n",
+        namespace,
+        "port-forward",
+        "--address",
+        "127.0.0.1",
+        f"svc/{service}",
+        f"0:{remote_port}",
+    ]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        port = _await_port(proc, timeout_s)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _await_port(proc: subprocess.Popen[bytes], timeout_s: float) -> int:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    seen = b""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            seen += chunk
+            m = _FORWARDING.search(seen)
+            if m:
+                return int(m.group(1))
+    last = seen.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+    raise ClusterError(f"kubectl port-forward did not start: {last[0]}")

@@ -1,0 +1,361 @@
+"""SG3xx: autoscalers and disruption budgets, checked against the objects they point at."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from servegate.lint.model import REGISTRY, Hit, K8sObject, Path_, Severity
+from servegate.lint.workloads import (
+    CONTROLLER_PROBED_KINDS,
+    PodTemplate,
+    all_templates,
+    get,
+    pod_templates,
+    same_namespace,
+    selector_matches,
+    serves_models,
+)
+
+HPA_DOC = "https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/"
+VPA_DOC = "https://github.com/kubernetes/autoscaler/tree/master/vertical-pod-autoscaler"
+PDB_DOC = "https://kubernetes.io/docs/tasks/run-application/configure-pdb/"
+_NOT_SCALABLE = {"DaemonSet", "Pod", "Job", "CronJob", "Service", "ConfigMap", "Secret"}
+_VPA_RESOURCES = {"cpu", "memory"}
+
+
+def _target(obj: K8sObject) -> tuple[str, str, Path_] | None:
+    """(kind, name, path) an autoscaler acts on; KEDA defaults the kind to Deployment."""
+    if obj.kind == "HorizontalPodAutoscaler":
+        path: Path_ = ("spec", "scaleTargetRef")
+        default_kind = ""
+    elif obj.kind == "VerticalPodAutoscaler":
+        path, default_kind = ("spec", "targetRef"), ""
+    elif obj.kind == "ScaledObject":
+        path, default_kind = ("spec", "scaleTargetRef"), "Deployment"
+    else:
+        return None
+    ref = get(obj.doc, *path)
+    if not isinstance(ref, dict) or not isinstance(ref.get("name"), str):
+        return None
+    return str(ref.get("kind") or default_kind), ref["name"], path
+
+
+def _resolve(obj: K8sObject, objects: Sequence[K8sObject], kind: str, name: str) -> K8sObject | None:
+    for other in objects:
+        if other.kind == kind and other.name == name and same_namespace(obj, other):
+            return other
+    return None
+
+
+def _same_named(obj: K8sObject, objects: Sequence[K8sObject], name: str) -> list[K8sObject]:
+    return [
+        o
+        for o in objects
+        if o.name == name and same_namespace(obj, o) and o is not obj and pod_templates_exist(o)
+    ]
+
+
+def pod_templates_exist(obj: K8sObject) -> bool:
+    return any(True for _ in pod_templates(obj))
+
+
+@REGISTRY.rule(
+    "SG301",
+    "scale-target-not-found",
+    Severity.WARNING,
+    "An HPA, VPA or KEDA ScaledObject whose target is not among the linted objects.",
+    "An autoscaler whose target does not exist does nothing and reports no error that anyone "
+    "reads; the workload then runs at its static replica count under load.",
+    "Point scaleTargetRef/targetRef at the workload's kind and name (lint the workload together "
+    "with its autoscaler, or suppress if the target lives elsewhere).",
+    HPA_DOC,
+)
+def target_not_found(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    for obj in objects:
+        target = _target(obj)
+        if target is None:
+            continue
+        kind, name, path = target
+        if _resolve(obj, objects, kind, name) is None and not _same_named(obj, objects, name):
+            yield Hit(obj, f"target {kind}/{name} is not in the linted set", path)
+
+
+@REGISTRY.rule(
+    "SG302",
+    "scale-target-wrong-kind",
+    Severity.ERROR,
+    "An autoscaler aimed at a kind the named workload is not (e.g. Deployment vs StatefulSet), "
+    "or at a kind that cannot scale.",
+    "The HPA controller looks the target up by kind and name; a StatefulSet named like the "
+    "Deployment in scaleTargetRef is never found, and DaemonSets, Jobs and Pods have no scale "
+    "subresource (Kubernetes docs 'Horizontal Pod Autoscaling').",
+    "Set scaleTargetRef.kind (and apiVersion) to the workload's real kind.",
+    HPA_DOC,
+)
+def target_wrong_kind(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    for obj in objects:
+        target = _target(obj)
+        if target is None:
+            continue
+        kind, name, path = target
+        resolved = _resolve(obj, objects, kind, name)
+        if resolved is None:
+            others = _same_named(obj, objects, name)
+            if others:
+                yield Hit(
+                    obj,
+                    f"target {kind}/{name} does not exist, but {others[0].kind}/{name} does",
+                    (*path, "kind"),
+                )
+        elif obj.kind != "VerticalPodAutoscaler" and kind in _NOT_SCALABLE:
+            yield Hit(obj, f"target {kind}/{name} cannot be scaled horizontally", (*path, "kind"))
+
+
+def _container_names(target: K8sObject) -> set[str]:
+    return {
+        str(c.get("name"))
+        for template in pod_templates(target)
+        for _, c in template.containers(init=True)
+    }
+
+
+def _container_policies(vpa: K8sObject) -> list[tuple[int, dict[str, Any]]]:
+    policies = get(vpa.doc, "spec", "resourcePolicy", "containerPolicies")
+    return [(i, p) for i, p in enumerate(policies or []) if isinstance(p, dict)]
+
+
+_POLICIES: Path_ = ("spec", "resourcePolicy", "containerPolicies")
+
+
+@REGISTRY.rule(
+    "SG303",
+    "vpa-container-not-found",
+    Severity.ERROR,
+    "A VPA containerPolicies entry naming a container the target does not have.",
+    "A policy for a missing container is silently ignored, so its minAllowed/maxAllowed "
+    "bounds never apply and the real container is resized without them (VPA README, "
+    "'resource policy').",
+    "Use the container's exact name from the pod template, or '*' for all containers.",
+    VPA_DOC,
+)
+def vpa_container(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    for obj in objects:
+        target = _target(obj) if obj.kind == "VerticalPodAutoscaler" else None
+        if target is None:
+            continue
+        resolved = _resolve(obj, objects, target[0], target[1])
+        if resolved is None:
+            continue
+        names = _container_names(resolved)
+        for index, policy in _container_policies(obj):
+            name = policy.get("containerName")
+            if isinstance(name, str) and name != "*" and name not in names:
+                yield Hit(
+                    obj,
+                    f"containerName {name!r} is not a container of {resolved.kind}/"
+                    f"{resolved.name} (has: {', '.join(sorted(names)) or 'none'})",
+                    (*_POLICIES, index, "containerName"),
+                )
+
+
+def _pods_in(obj: K8sObject, objects: Sequence[K8sObject]) -> list[PodTemplate]:
+    return [t for t in all_templates(objects) if same_namespace(obj, t.obj)]
+
+
+@REGISTRY.rule(
+    "SG304",
+    "pdb-matches-nothing",
+    Severity.WARNING,
+    "A PodDisruptionBudget whose selector matches no pod of the linted workloads.",
+    "A budget that selects nothing protects nothing: a node drain evicts every model replica "
+    "at once (Kubernetes docs 'Specifying a Disruption Budget').",
+    "Copy the workload's pod template labels into spec.selector.matchLabels.",
+    PDB_DOC,
+)
+def pdb_nothing(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    for obj in objects:
+        if obj.kind != "PodDisruptionBudget":
+            continue
+        selector = get(obj.doc, "spec", "selector")
+        pods = _pods_in(obj, objects)
+        if not isinstance(selector, dict) or not any(selector_matches(selector, t.labels) for t in pods):
+            yield Hit(obj, "selector matches no pod of the linted workloads", ("spec", "selector"))
+
+
+def _hpa_resources(obj: K8sObject) -> set[str]:
+    """cpu/memory an HPA (or a KEDA ScaledObject, through its HPA) scales on."""
+    found: set[str] = set()
+    if obj.kind == "HorizontalPodAutoscaler":
+        for metric in get(obj.doc, "spec", "metrics") or []:
+            for key in ("resource", "containerResource"):
+                name = get(metric, key, "name")
+                if isinstance(name, str):
+                    found.add(name)
+        if get(obj.doc, "spec", "targetCPUUtilizationPercentage") is not None:
+            found.add("cpu")  # autoscaling/v1
+    elif obj.kind == "ScaledObject":
+        for trigger in get(obj.doc, "spec", "triggers") or []:
+            if isinstance(trigger, dict) and trigger.get("type") in ("cpu", "memory"):
+                found.add(str(trigger["type"]))
+    return found & _VPA_RESOURCES
+
+
+def _vpa_resources(vpa: K8sObject) -> set[str]:
+    if get(vpa.doc, "spec", "updatePolicy", "updateMode") == "Off":
+        return set()
+    policies = _container_policies(vpa)
+    if not policies:
+        return set(_VPA_RESOURCES)
+    controlled: set[str] = set()
+    for _, policy in policies:
+        if policy.get("mode") == "Off":
+            continue
+        listed = policy.get("controlledResources")
+        controlled |= {str(r) for r in listed} if isinstance(listed, list) else _VPA_RESOURCES
+    return controlled
+
+
+@REGISTRY.rule(
+    "SG305",
+    "hpa-vpa-same-resource",
+    Severity.ERROR,
+    "An HPA (or KEDA cpu/memory trigger) and a VPA acting on the same resource of one workload.",
+    "The VPA raises requests when usage is high, which lowers the utilisation the HPA sees, "
+    "so the two fight: replicas and requests oscillate. The VPA README: do not use VPA with "
+    "HPA on CPU or memory.",
+    "Scale horizontally on a serving metric (queue depth, KV-cache use) or set the VPA to "
+    "updateMode: Off / controlledResources excluding the HPA's resource.",
+    VPA_DOC,
+)
+def hpa_vpa_conflict(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    vpas = [o for o in objects if o.kind == "VerticalPodAutoscaler"]
+    for obj in objects:
+        target = _target(obj)
+        if target is None or obj.kind == "VerticalPodAutoscaler":
+            continue
+        for vpa in vpas:
+            vpa_target = _target(vpa)
+            if vpa_target is None or vpa_target[:2] != target[:2] or not same_namespace(obj, vpa):
+                continue
+            shared = _hpa_resources(obj) & _vpa_resources(vpa)
+            if shared:
+                yield Hit(
+                    obj,
+                    f"scales {target[0]}/{target[1]} on {', '.join(sorted(shared))}, which "
+                    f"VerticalPodAutoscaler/{vpa.name} also controls",
+                    ("spec",),
+                )
+
+
+@REGISTRY.rule(
+    "SG306",
+    "vpa-extended-resource",
+    Severity.ERROR,
+    "A VPA policy with GPUs or other resources than cpu and memory.",
+    "The VPA recommends and sets only cpu and memory; nvidia.com/gpu in minAllowed, "
+    "maxAllowed or controlledResources is rejected or ignored, and GPU count is fixed by the "
+    "model's tensor-parallel size, not by usage.",
+    "Remove nvidia.com/gpu (and any non cpu/memory resource) from the VPA policy; size GPUs in "
+    "the pod template.",
+    VPA_DOC,
+)
+def vpa_extended(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    for obj in objects:
+        if obj.kind != "VerticalPodAutoscaler":
+            continue
+        for index, policy in _container_policies(obj):
+            for key in ("minAllowed", "maxAllowed"):
+                for name in policy.get(key) or {}:
+                    if name not in _VPA_RESOURCES:
+                        yield Hit(
+                            obj,
+                            f"{key} sets {name}, which the VPA cannot manage",
+                            (*_POLICIES, index, key, str(name)),
+                        )
+            for name in policy.get("controlledResources") or []:
+                if name not in _VPA_RESOURCES:
+                    yield Hit(
+                        obj,
+                        f"controlledResources lists {name}",
+                        (*_POLICIES, index, "controlledResources"),
+                    )
+
+
+def _min_replicas(template: PodTemplate, objects: Sequence[K8sObject]) -> int:
+    """The fewest replicas the workload runs with: its count, or its autoscaler's minimum."""
+    count = template.replicas or 1
+    for obj in objects:
+        target = _target(obj)
+        if target is None or obj.kind == "VerticalPodAutoscaler" or not same_namespace(obj, template.obj):
+            continue
+        if target[:2] == (template.obj.kind, template.obj.name):
+            key = "minReplicaCount" if obj.kind == "ScaledObject" else "minReplicas"
+            value = get(obj.doc, "spec", key)
+            count = value if isinstance(value, int) else 1
+    return count
+
+
+@REGISTRY.rule(
+    "SG307",
+    "model-server-no-pdb",
+    Severity.WARNING,
+    "A model server running more than one replica with no PodDisruptionBudget covering it.",
+    "Node drains (GPU driver and OS upgrades, cluster-autoscaler scale-down) may evict every "
+    "replica at once; a model server then needs minutes to come back. A PDB makes voluntary "
+    "disruptions go one pod at a time (Kubernetes docs 'Disruptions').",
+    "Add a PodDisruptionBudget with maxUnavailable: 1 selecting the model server's pods.",
+    PDB_DOC,
+)
+def model_server_pdb(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    pdbs = [o for o in objects if o.kind == "PodDisruptionBudget"]
+    for template in all_templates(objects):
+        if template.obj.kind in CONTROLLER_PROBED_KINDS or template.replicas is None:
+            continue
+        if not serves_models(template) or _min_replicas(template, objects) < 2:
+            continue
+        covered = any(
+            same_namespace(pdb, template.obj)
+            and isinstance(get(pdb.doc, "spec", "selector"), dict)
+            and selector_matches(get(pdb.doc, "spec", "selector"), template.labels)
+            for pdb in pdbs
+        )
+        if not covered:
+            yield Hit(template.obj, "multi-replica model server has no PodDisruptionBudget", ())
+
+
+@REGISTRY.rule(
+    "SG308",
+    "pdb-blocks-drain",
+    Severity.WARNING,
+    "A PodDisruptionBudget that allows no eviction at all (maxUnavailable 0, or minAvailable "
+    "at least the replica count).",
+    "A budget that never allows a disruption blocks kubectl drain forever, so GPU nodes cannot "
+    "be upgraded or scaled down (Kubernetes docs 'Specifying a Disruption Budget').",
+    "Use maxUnavailable: 1, or keep minAvailable below the replica count.",
+    PDB_DOC,
+)
+def pdb_blocks(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    for obj in objects:
+        if obj.kind != "PodDisruptionBudget":
+            continue
+        spec = obj.doc.get("spec") or {}
+        if spec.get("maxUnavailable") in (0, "0", "0%"):
+            yield Hit(obj, "maxUnavailable 0 never allows an eviction", ("spec", "maxUnavailable"))
+            continue
+        wanted = spec.get("minAvailable")
+        selector = spec.get("selector")
+        if wanted == "100%":
+            yield Hit(obj, "minAvailable 100% never allows an eviction", ("spec", "minAvailable"))
+            continue
+        if not isinstance(wanted, int) or not isinstance(selector, dict):
+            continue
+        matched = [t for t in _pods_in(obj, objects) if selector_matches(selector, t.labels)]
+        if matched and all(t.replicas is not None for t in matched):
+            total = sum(_min_replicas(t, objects) for t in matched)
+            if wanted >= total:
+                yield Hit(
+                    obj,
+                    f"minAvailable {wanted} with {total} replica(s) never allows an eviction",
+                    ("spec", "minAvailable"),
+                )

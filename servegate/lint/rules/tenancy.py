@@ -1,0 +1,95 @@
+"""SG6xx: model storage and GPU tenancy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from servegate.lint.model import REGISTRY, Hit, K8sObject, Severity
+from servegate.lint.workloads import (
+    all_templates,
+    get,
+    is_model_server,
+    pod_templates,
+    same_namespace,
+    template_gpus,
+)
+
+
+@REGISTRY.rule(
+    "SG601",
+    "statefulset-shared-rwx-cache",
+    Severity.INFO,
+    "A StatefulSet model server that mounts one ReadWriteMany PVC shared by all replicas.",
+    "StatefulSets exist to give each replica its own volume (volumeClaimTemplates). A shared "
+    "RWX claim needs a storage class that supports RWX (block classes such as SSD persistent "
+    "disks do not, so the claim stays Pending), and replicas downloading into one Hugging "
+    "Face cache race on the same files (Kubernetes docs 'Persistent Volumes: access modes').",
+    "Use volumeClaimTemplates for a per-replica cache, or pre-load the weights once and mount "
+    "the shared claim ReadOnlyMany (readOnly: true).",
+    "https://kubernetes.io/docs/concepts/storage/persistent-volumes/#access-modes",
+)
+def shared_rwx(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    rwx = {
+        (o.namespace or "default", o.name)
+        for o in objects
+        if o.kind == "PersistentVolumeClaim"
+        and "ReadWriteMany" in (get(o.doc, "spec", "accessModes") or [])
+    }
+    for obj in objects:
+        if obj.kind != "StatefulSet":
+            continue
+        for template in pod_templates(obj):
+            claims = {
+                str(v.get("name")): get(v, "persistentVolumeClaim", "claimName")
+                for v in template.spec.get("volumes") or []
+                if isinstance(v, dict)
+            }
+            for path, container in template.containers():
+                if not is_model_server(template, container):
+                    continue
+                for index, mount in enumerate(container.get("volumeMounts") or []):
+                    if not isinstance(mount, dict) or mount.get("readOnly") is True:
+                        continue
+                    claim = claims.get(str(mount.get("name")))
+                    if (obj.namespace or "default", claim) in rwx:
+                        yield Hit(
+                            obj,
+                            f"replicas share the ReadWriteMany claim {claim!r} read-write at "
+                            f"{mount.get('mountPath')}",
+                            (*path, "volumeMounts", index),
+                        )
+
+
+@REGISTRY.rule(
+    "SG602",
+    "namespace-gpu-no-quota",
+    Severity.WARNING,
+    "A Namespace in the linted set that runs GPU workloads but has no ResourceQuota on GPUs.",
+    "Without a GPU quota one team's scale-up (or a runaway autoscaler) takes every GPU in the "
+    "cluster; Kubernetes supports quotas on extended resources as "
+    "requests.nvidia.com/gpu (Kubernetes docs 'Resource Quotas: extended resources').",
+    "Add a ResourceQuota in the namespace with hard: {requests.nvidia.com/gpu: N}.",
+    "https://kubernetes.io/docs/concepts/policy/resource-quotas/#resource-quota-for-extended-resources",
+)
+def gpu_quota(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    for ns in objects:
+        if ns.kind != "Namespace" or not ns.name:
+            continue
+        gpu_users = [
+            t for t in all_templates(objects) if t.obj.namespace == ns.name and template_gpus(t) > 0
+        ]
+        if not gpu_users:
+            continue
+        quotas = [
+            o
+            for o in objects
+            if o.kind == "ResourceQuota"
+            and same_namespace(o, gpu_users[0].obj)
+            and any("gpu" in str(k) for k in (get(o.doc, "spec", "hard") or {}))
+        ]
+        if not quotas:
+            yield Hit(
+                ns,
+                f"runs GPU workloads ({gpu_users[0].obj.ref}) without a GPU ResourceQuota",
+                ("metadata", "name"),
+            )

@@ -1,0 +1,287 @@
+"""What rules need to know about workloads: pod templates, containers, GPUs, model servers.
+
+Every kind that carries a pod spec (core workloads, Jobs, LeaderWorkerSet, KubeRay, KServe)
+is reduced to :class:`PodTemplate`, so a rule is written once for all of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from servegate.lint.model import K8sObject, Path_
+
+MODEL_SERVER_ANNOTATION = "servegate.dev/model-server"
+
+# Image repositories of inference servers (matched against the path, not the tag).
+_SERVER_IMAGES = re.compile(
+    r"(vllm|text-generation-inference|/tgi|tritonserver|triton-?inference|kserve|"
+    r"huggingfaceserver|sglang|ollama|llama[.-]?cpp|text-embeddings-inference|nim/|"
+    r"sentence-transformers|localai|lmdeploy|tensorrt-llm|aphrodite)",
+    re.IGNORECASE,
+)
+# Entry points of inference servers in command/args.
+_SERVER_COMMANDS = re.compile(
+    r"(vllm\.entrypoints|vllm serve|^vllm$|text-generation-launcher|tritonserver|"
+    r"sglang\.launch_server|llama-server|text-embeddings-router|lmdeploy serve|ollama serve)",
+    re.IGNORECASE,
+)
+# Kinds whose controller injects probes (KubeRay, KServe/Knative): probe rules skip them.
+CONTROLLER_PROBED_KINDS = {"RayService", "RayCluster", "RayJob", "InferenceService"}
+SCALABLE_KINDS = {"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"}
+
+
+@dataclass
+class PodTemplate:
+    """A pod spec inside an object; ``path`` locates the spec, ``labels`` its pod labels."""
+
+    obj: K8sObject
+    path: Path_
+    spec: dict[str, Any]
+    labels: dict[str, str]
+    replicas: int | None
+    role: str = ""
+
+    def containers(self, init: bool = False) -> Iterator[tuple[Path_, dict[str, Any]]]:
+        keys = ("containers", "initContainers") if init else ("containers",)
+        for key in keys:
+            items = self.spec.get(key)
+            if isinstance(items, list):
+                for index, item in enumerate(items):
+                    if isinstance(item, dict):
+                        yield (*self.path, key, index), item
+
+    def annotation(self, key: str) -> str | None:
+        value = self.obj.metadata.get("annotations", {})
+        return value.get(key) if isinstance(value, dict) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _get(doc: Any, path: Path_) -> Any:
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(doc, list) or part >= len(doc):
+                return None
+        elif not isinstance(doc, dict):
+            return None
+        doc = doc[part] if isinstance(part, int) else doc.get(part)
+    return doc
+
+
+def get(doc: Any, *path: str | int) -> Any:
+    """Nested lookup that returns None on any missing or mistyped step."""
+    return _get(doc, path)
+
+
+def _replicas(value: Any, default: int | None = 1) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _labels(meta: Any) -> dict[str, str]:
+    labels = _dict(_dict(meta).get("labels"))
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def _template_at(obj: K8sObject, path: Path_, replicas: int | None, role: str = "") -> PodTemplate:
+    template = _dict(_get(obj.doc, path))
+    return PodTemplate(
+        obj=obj,
+        path=(*path, "spec"),
+        spec=_dict(template.get("spec")),
+        labels=_labels(template.get("metadata")),
+        replicas=replicas,
+        role=role,
+    )
+
+
+def _kserve_templates(obj: K8sObject) -> Iterator[PodTemplate]:
+    for component in ("predictor", "transformer", "explainer"):
+        spec = _dict(get(obj.doc, "spec", component))
+        if not spec:
+            continue
+        # The predictor is a PodSpec with the model (or a framework key) as its main container.
+        containers = [c for c in spec.get("containers", []) if isinstance(c, dict)]
+        for key, value in spec.items():
+            if isinstance(value, dict) and ("resources" in value or "storageUri" in value):
+                containers.append({"name": f"kserve-{key}", **value})
+        flat = {**spec, "containers": containers}
+        labels = {"serving.kserve.io/inferenceservice": obj.name, "component": component}
+        yield PodTemplate(
+            obj=obj,
+            path=("spec", component),
+            spec=flat,
+            labels=labels,
+            replicas=_replicas(spec.get("minReplicas")),
+            role=component,
+        )
+
+
+def pod_templates(obj: K8sObject) -> Iterator[PodTemplate]:
+    """Every pod spec an object would create."""
+    kind, doc = obj.kind, obj.doc
+    if kind == "Pod":
+        yield PodTemplate(obj, ("spec",), _dict(doc.get("spec")), _labels(doc.get("metadata")), 1)
+    elif kind in SCALABLE_KINDS:
+        yield _template_at(obj, ("spec", "template"), _replicas(get(doc, "spec", "replicas")))
+    elif kind in ("DaemonSet", "Job"):
+        yield _template_at(obj, ("spec", "template"), None)
+    elif kind == "CronJob":
+        yield _template_at(obj, ("spec", "jobTemplate", "spec", "template"), None)
+    elif kind == "LeaderWorkerSet":
+        base = ("spec", "leaderWorkerTemplate")
+        groups = _replicas(get(doc, "spec", "replicas"))
+        if isinstance(_get(doc, (*base, "leaderTemplate")), dict):
+            yield _template_at(obj, (*base, "leaderTemplate"), groups, "leader")
+        yield _template_at(obj, (*base, "workerTemplate"), groups, "worker")
+    elif kind in ("RayCluster", "RayService", "RayJob"):
+        root: Path_ = {"RayCluster": ("spec",), "RayService": ("spec", "rayClusterConfig")}.get(
+            kind, ("spec", "rayClusterSpec")
+        )
+        if isinstance(_get(doc, (*root, "headGroupSpec", "template")), dict):
+            yield _template_at(obj, (*root, "headGroupSpec", "template"), 1, "head")
+        workers = _get(doc, (*root, "workerGroupSpecs"))
+        for index, group in enumerate(workers if isinstance(workers, list) else []):
+            count = _replicas(_dict(group).get("replicas"))
+            yield _template_at(obj, (*root, "workerGroupSpecs", index, "template"), count, "worker")
+    elif kind == "InferenceService":
+        yield from _kserve_templates(obj)
+
+
+def all_templates(objects: Sequence[K8sObject]) -> list[PodTemplate]:
+    return [t for obj in objects for t in pod_templates(obj)]
+
+
+# -- resources -------------------------------------------------------------------------------
+
+_GPU_RESOURCE = re.compile(r"^(nvidia\.com/(gpu|mig-.+)|amd\.com/gpu|gpu\.intel\.com/.+)$")
+_UNITS = {
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+}  # fmt: skip
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|)$")
+
+
+def is_gpu_resource(name: str) -> bool:
+    return bool(_GPU_RESOURCE.match(name))
+
+
+def is_extended_resource(name: str) -> bool:
+    """Extended resources are domain-prefixed names outside kubernetes.io."""
+    if "/" not in name:
+        return False
+    domain = name.split("/", 1)[0]
+    return not (domain == "kubernetes.io" or domain.endswith(".kubernetes.io"))
+
+
+def parse_quantity(value: Any) -> Decimal | None:
+    """A Kubernetes quantity as a number; None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if not isinstance(value, str):
+        return None
+    match = _QUANTITY.match(value.strip())
+    if not match:
+        return None
+    try:
+        return Decimal(match.group(1)) * Decimal(_UNITS[match.group(2)])
+    except InvalidOperation:
+        return None
+
+
+def resources(container: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    res = _dict(container.get("resources"))
+    return _dict(res.get("requests")), _dict(res.get("limits"))
+
+
+def gpu_count(container: Mapping[str, Any]) -> Decimal:
+    """GPUs a container gets: its limit, else its request (whole GPUs and MIG slices)."""
+    requests, limits = resources(container)
+    total = Decimal(0)
+    for name in {*requests, *limits}:
+        if is_gpu_resource(str(name)):
+            value = parse_quantity(limits.get(name, requests.get(name)))
+            total += value if value is not None else 0
+    return total
+
+
+def template_gpus(template: PodTemplate) -> Decimal:
+    return sum((gpu_count(c) for _, c in template.containers()), Decimal(0))
+
+
+# -- model servers ---------------------------------------------------------------------------
+
+
+def _words(container: Mapping[str, Any]) -> list[str]:
+    words: list[str] = []
+    for key in ("command", "args"):
+        value = container.get(key)
+        if isinstance(value, list):
+            words.extend(str(v) for v in value)
+    return words
+
+
+def is_model_server(template: PodTemplate, container: Mapping[str, Any]) -> bool:
+    """GPU-requesting containers, known inference-server images and entry points.
+
+    An object annotation ``servegate.dev/model-server: "true"``/``"false"`` overrides.
+    """
+    override = template.annotation(MODEL_SERVER_ANNOTATION)
+    if override is not None:
+        return str(override).lower() == "true"
+    if gpu_count(container) > 0:
+        return True
+    image = container.get("image")
+    if isinstance(image, str) and _SERVER_IMAGES.search(image.rsplit(":", 1)[0]):
+        return True
+    line = " ".join(_words(container))
+    return any(_SERVER_COMMANDS.search(w) for w in [line, *_words(container)])
+
+
+def serves_models(template: PodTemplate) -> bool:
+    return any(is_model_server(template, c) for _, c in template.containers())
+
+
+def command_words(container: Mapping[str, Any]) -> list[str]:
+    """command + args, with shell-wrapped strings (``sh -c "vllm serve ..."``) split."""
+    out: list[str] = []
+    for word in _words(container):
+        out.extend(word.split())
+    return out
+
+
+# -- selectors -------------------------------------------------------------------------------
+
+
+def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """A LabelSelector (matchLabels + matchExpressions) against pod labels; empty matches all."""
+    match_labels = _dict(selector.get("matchLabels"))
+    if any(labels.get(str(k)) != str(v) for k, v in match_labels.items()):
+        return False
+    expressions = selector.get("matchExpressions")
+    for expr in expressions if isinstance(expressions, list) else []:
+        expr = _dict(expr)
+        key, op = str(expr.get("key")), expr.get("operator")
+        values = [str(v) for v in expr.get("values") or []]
+        present = key in labels
+        if (
+            (op == "In" and labels.get(key) not in values)
+            or (op == "NotIn" and present and labels.get(key) in values)
+            or (op == "Exists" and not present)
+            or (op == "DoesNotExist" and present)
+        ):
+            return False
+    return True
+
+
+def same_namespace(a: K8sObject, b: K8sObject) -> bool:
+    """Objects without a namespace land in the same (current) namespace."""
+    return (a.namespace or "default") == (b.namespace or "default")

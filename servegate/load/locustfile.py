@@ -1,0 +1,261 @@
+"""The locustfile servegate runs: users, the shape, and the worker side of the protocol.
+
+Imported only by ``locust`` processes that the runner starts (never by pytest or the CLI):
+importing Locust monkey-patches the process with gevent.
+
+Protocol (Locust custom messages):
+  master -> workers  ``sg_level``  {level, step, measure, workers, finished}
+  workers -> master  ``sg_progress`` tally deltas (counts + DDSketches), every 0.5 s
+  workers -> master  ``sg_records``  record batches, only for workers without a local dir
+  workers -> master  ``sg_bye``      after the last progress and records were sent
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from typing import Any
+
+import gevent
+import orjson
+from gevent.pool import Pool
+from locust import LoadTestShape, User, constant, events, task
+from locust.runners import MasterRunner, WorkerRunner
+
+from servegate.config.profile import ClosedLoop, OpenLoop, Profile
+from servegate.load import master as master_side
+from servegate.load.pacer import IDLE_POLL_S, ArrivalSchedule
+from servegate.load.prompts import PromptFactory
+from servegate.load.shapes import closed_loop_users
+from servegate.load.tally import WorkerTally
+from servegate.load.worker import Transport, send
+from servegate.metrics.clock import mono_to_wall
+from servegate.metrics.io import RecordWriter
+from servegate.metrics.record import RequestRecord
+
+PROGRESS_EVERY_S = 0.5
+RECORD_BATCH = 200
+
+
+def worker_name() -> str:
+    raw = os.environ.get("SERVEGATE_WORKER_NAME") or f"{socket.gethostname()}{os.getpid()}"
+    return re.sub(r"[^A-Za-z0-9]", "", raw) or f"w{os.getpid()}"
+
+
+class WorkerRuntime:
+    """Everything one worker process shares between its users."""
+
+    def __init__(self, environment: Any, config: dict[str, Any]) -> None:
+        self.env = environment
+        self.profile = Profile.model_validate(config["profile"])
+        self.name = worker_name()
+        self.level = 0.0
+        self.step = 0
+        self.measure = False
+        self.workers = max(1, int(config.get("workers", 1)))
+        self.finished = False
+        self.in_flight = 0
+        self.tally = WorkerTally(self.name)
+        load = self.profile.load
+        pool = (
+            load.max_in_flight
+            if isinstance(load, OpenLoop)
+            else int(config.get("max_users_per_worker", 1)) + 1
+        )
+        self.transport = Transport(str(config["url"]), pool, self.profile.timeout)
+        self.prompts = PromptFactory(
+            self.profile.prompt,
+            self.profile.output,
+            self.profile.prefix,
+            self.profile.seed,
+            self.name,
+        )
+        local_dir = os.environ.get("SERVEGATE_RECORDS_DIR")
+        self.writer = (
+            RecordWriter(os.path.join(local_dir, f"records-{self.name}.jsonl.gz"), flush_every=64)
+            if local_dir
+            else None
+        )
+        self.outbox: list[dict[str, Any]] = []
+        self._reporter = gevent.spawn(self._report_loop)
+        self._closed = False
+
+    def iteration(self, scheduled_ns: int | None) -> None:
+        """One user iteration: the profile's request chain with one prompt."""
+        step, measure = self.step, self.measure
+        prompt = self.prompts.next()
+        tags = {"step": str(step)}
+        if prompt.group is not None:
+            tags["prefix_group"] = str(prompt.group)
+        self.in_flight += 1
+        try:
+            for api in self.profile.apis:
+                rec = send(self.transport, self.profile, api, prompt, self.name, scheduled_ns, tags)
+                self.record(rec, step, measure)
+                scheduled_ns = None  # only the first request of a chain was paced
+                if rec.error is not None:
+                    break
+        finally:
+            self.in_flight -= 1
+
+    def record(self, rec: RequestRecord, step: int, measure: bool) -> None:
+        self.tally.add(rec, step, measure)
+        if self.writer is not None:
+            self.writer.write(rec)
+        else:
+            self.outbox.append(rec.to_json())
+            if len(self.outbox) >= RECORD_BATCH:
+                self._ship_records()
+
+    def _ship_records(self) -> None:
+        if self.outbox:
+            batch, self.outbox = self.outbox, []
+            self.env.runner.send_message("sg_records", {"worker": self.name, "records": batch})
+
+    def _report_loop(self) -> None:
+        while True:
+            gevent.sleep(PROGRESS_EVERY_S)
+            self.report()
+
+    def report(self) -> None:
+        self._ship_records()
+        self.env.runner.send_message("sg_progress", self.tally.take(self.in_flight))
+
+    def close(self) -> None:
+        """Flush everything to the master / disk and say goodbye. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._reporter.kill(block=False)
+        self.report()
+        if self.writer is not None:
+            self.writer.close()
+        self.transport.close()
+        self.env.runner.send_message("sg_bye", {"worker": self.name})
+
+
+_RT: WorkerRuntime | None = None
+
+
+def _runtime() -> WorkerRuntime:
+    if _RT is None:  # pragma: no cover - users start only after test_start
+        raise RuntimeError("servegate worker runtime not initialised")
+    return _RT
+
+
+class ClosedLoopUser(User):
+    """Sends the request chain, waits think_time, repeats (level = number of these)."""
+
+    wait_time = constant(0)
+
+    def wait_time_s(self) -> float:
+        load = _runtime().profile.load
+        return load.think_time if isinstance(load, ClosedLoop) else 0.0
+
+    @task
+    def iterate(self) -> None:
+        rt = _runtime()
+        if rt.finished:
+            gevent.sleep(1)
+            return
+        rt.iteration(None)
+        think = self.wait_time_s()
+        if think:
+            gevent.sleep(think)
+
+
+class PacerUser(User):
+    """One per worker in open-loop runs: sends on schedule into a bounded greenlet pool."""
+
+    wait_time = constant(0)
+
+    @task
+    def pace(self) -> None:
+        rt = _runtime()
+        load = rt.profile.load
+        assert isinstance(load, OpenLoop)
+        index = getattr(self.environment.runner, "worker_index", 0) or 0
+        sched = ArrivalSchedule(load.arrival, rt.profile.seed, index % rt.workers, rt.workers)
+        pool = Pool(load.max_in_flight)
+        t0 = time.perf_counter_ns()
+        try:
+            while not rt.finished:
+                now = (time.perf_counter_ns() - t0) / 1e9
+                due = sched.next_time(now, rt.level)
+                if due is None:
+                    gevent.sleep(IDLE_POLL_S)
+                    continue
+                if due > now:
+                    gevent.sleep(min(due - now, IDLE_POLL_S))
+                    if (time.perf_counter_ns() - t0) / 1e9 < due:
+                        continue  # woke early to re-check the rate
+                scheduled = mono_to_wall(t0 + int(due * 1e9))
+                rt.tally.schedule(rt.step, rt.measure)
+                if pool.full():
+                    rt.tally.drop(rt.step, rt.measure)  # counted, never silently delayed
+                else:
+                    pool.spawn(rt.iteration, scheduled)
+                sched.advance(rt.level)
+        finally:
+            pool.kill(block=False)
+        gevent.sleep(3600)  # the pacer runs once; Locust would otherwise restart the task
+
+
+class ServegateShape(LoadTestShape):
+    """Turns the master controller's current target into Locust user counts."""
+
+    def tick(self) -> tuple[int, float, list[type[User]]] | None:
+        return master_side.shape_tick(self.runner, ClosedLoopUser, PacerUser)
+
+
+@events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator]
+def _add_arguments(parser: Any) -> None:
+    parser.add_argument("--sg-config", type=str, default="", help="servegate run config (JSON)")
+    parser.add_argument("--sg-run-dir", type=str, default="", help="servegate results directory")
+
+
+@events.init.add_listener  # type: ignore[untyped-decorator]
+def _on_init(environment: Any, **_kw: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        master_side.install(environment)
+    elif isinstance(runner, WorkerRunner):
+        runner.register_message("sg_level", _on_level)
+
+
+@events.test_start.add_listener  # type: ignore[untyped-decorator]
+def _on_test_start(environment: Any, **_kw: Any) -> None:
+    global _RT
+    if isinstance(environment.runner, WorkerRunner) and _RT is None:
+        config = orjson.loads(environment.parsed_options.sg_config)
+        _RT = WorkerRuntime(environment, config)
+
+
+def _on_level(environment: Any, msg: Any, **_kw: Any) -> None:
+    rt = _RT
+    if rt is None:
+        return
+    data = msg.data
+    rt.level = float(data["level"])
+    rt.step = int(data["step"])
+    rt.measure = bool(data["measure"])
+    rt.workers = max(1, int(data.get("workers", rt.workers)))
+    if data.get("finished"):
+        rt.finished = True
+        gevent.spawn(_finish, rt)
+
+
+def _finish(rt: WorkerRuntime) -> None:
+    gevent.sleep(0.2)  # let requests completing right now be recorded
+    rt.close()
+
+
+@events.quitting.add_listener  # type: ignore[untyped-decorator]
+def _on_quit(environment: Any, **_kw: Any) -> None:
+    if _RT is not None:
+        _RT.close()
+
+
+__all__ = ["ClosedLoopUser", "PacerUser", "ServegateShape", "closed_loop_users"]

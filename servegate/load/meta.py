@@ -1,0 +1,94 @@
+"""Build run.json (:class:`RunMeta`) from the profile and the master's load.json."""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import socket
+import time
+from importlib import metadata
+from typing import Any
+
+from servegate.config.profile import ClosedLoop, Profile, SloSearch, Stages, Sweep
+from servegate.metrics.run_meta import RunMeta, Span, Stage
+
+
+def new_run_id(profile_name: str) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return f"{stamp}-{profile_name}-{secrets.token_hex(2)}"
+
+
+def host_info() -> dict[str, str]:
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "?"
+
+    return {
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": str(os.cpu_count() or 0),
+        "locust": version("locust"),
+        "servegate": version("servegate"),
+    }
+
+
+def _stages(profile: Profile, load: dict[str, Any]) -> list[Stage]:
+    shape = profile.shape
+    if not isinstance(shape, Stages | Sweep | SloSearch):
+        return []
+    settle = shape.settle if isinstance(shape, Sweep | SloSearch) else 0.0
+    closed = isinstance(profile.load, ClosedLoop)
+    out: list[Stage] = []
+    for seg in load.get("timeline", []):
+        start, end, level = seg.get("start_ns"), seg.get("end_ns"), float(seg.get("level", 0))
+        if not isinstance(start, int) or not isinstance(end, int) or level <= 0:
+            continue
+        start += int(settle * 1e9)
+        if end <= start:
+            continue
+        label = f"{int(level)} users" if closed else f"{level:g} rps"
+        out.append(
+            Stage(
+                name=f"step {seg.get('step', len(out))}: {label}",
+                start_ns=start,
+                end_ns=end,
+                concurrency=int(level) if closed else None,
+                rate_rps=None if closed else level,
+            )
+        )
+    return out
+
+
+def build_run_meta(
+    run_id: str, profile: Profile, url: str, workers: int, load: dict[str, Any]
+) -> RunMeta | None:
+    """None if the load never started (no start time in load.json)."""
+    start, end = load.get("start_ns"), load.get("end_ns")
+    if not isinstance(start, int) or not isinstance(end, int):
+        return None
+    window = None
+    w = load.get("window")
+    if isinstance(w, dict) and w.get("end_ns", 0) > w.get("start_ns", 0):
+        window = Span(start_ns=int(w["start_ns"]), end_ns=int(w["end_ns"]))
+    tags = {**host_info(), "load_end": str(load.get("reason", ""))}
+    best = load.get("slo_search_best")
+    if best is not None:
+        tags["slo_search_best"] = f"{float(best):g}"
+    return RunMeta(
+        run_id=run_id,
+        profile_name=profile.name,
+        profile=profile.model_dump(mode="json"),
+        endpoint=url,
+        model=profile.model,
+        start_ns=start,
+        end_ns=max(end, start),
+        window=window,
+        workers=workers,
+        generator_ceiling_rps=None,
+        stages=_stages(profile, load),
+        tags=tags,
+    )

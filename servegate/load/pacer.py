@@ -1,0 +1,95 @@
+"""Open-loop arrival schedule, independent of gevent so it can be tested with a fake clock.
+
+A true open loop sends on schedule whatever the server does: the schedule is computed from
+the target rate alone, never from when earlier requests finished. The worker's pacer greenlet
+sleeps until each scheduled time, then hands the request to a pool; if the pool is full the
+arrival is counted as dropped (not delayed), so overload shows up instead of hiding.
+
+With N workers each runs rate/N. Poisson streams superpose to a Poisson stream of the total
+rate; constant streams are phase-shifted by worker index so the merged stream stays even.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+# When the target rate is zero the schedule re-checks after this long.
+IDLE_POLL_S = 0.05
+
+
+@dataclass
+class ArrivalSchedule:
+    """Yields scheduled send times (seconds since the pacer started)."""
+
+    arrival: Literal["constant", "poisson"]
+    seed: int
+    worker_index: int = 0
+    worker_count: int = 1
+    _rng: random.Random = field(init=False)
+    _next: float | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        # One independent stream per worker, reproducible from the profile seed.
+        self._rng = random.Random(self.seed * 1_000_003 + self.worker_index)
+
+    def next_time(self, now: float, total_rate: float) -> float | None:
+        """The next scheduled time at or after the previous one, for the rate in force at ``now``.
+
+        Returns None when ``total_rate`` is zero (nothing is due; poll again later).
+        """
+        per_worker = total_rate / self.worker_count
+        if per_worker <= 0:
+            self._next = None
+            return None
+        if self._next is None:
+            # first arrival (or first after an idle period): phase by worker index
+            if self.arrival == "constant":
+                gap0 = (self.worker_index / self.worker_count) / per_worker
+            else:
+                gap0 = self._rng.expovariate(per_worker)
+            self._next = now + gap0
+            return self._next
+        return self._next
+
+    def advance(self, total_rate: float) -> None:
+        """Consume the current scheduled time and compute the one after it."""
+        if self._next is None:
+            return
+        per_worker = total_rate / self.worker_count
+        if per_worker <= 0:
+            self._next = None
+            return
+        gap = 1.0 / per_worker if self.arrival == "constant" else self._rng.expovariate(per_worker)
+        self._next += gap
+
+
+def schedule_times(
+    arrival: Literal["constant", "poisson"],
+    rate_at: Callable[[float], float],
+    duration: float,
+    seed: int,
+    worker_index: int = 0,
+    worker_count: int = 1,
+) -> list[float]:
+    """Every scheduled time in [0, duration) for a rate function ``rate_at(t) -> float``.
+
+    Used by tests and calibration to check the schedule without running a pacer.
+    """
+    sched = ArrivalSchedule(arrival, seed, worker_index, worker_count)
+    out: list[float] = []
+    now = 0.0
+    while now < duration:
+        rate = float(rate_at(now))
+        t = sched.next_time(now, rate)
+        if t is None:
+            now += IDLE_POLL_S
+            continue
+        if t >= duration:
+            break
+        out.append(t)
+        now = t
+        sched.advance(float(rate_at(t)))
+    return out

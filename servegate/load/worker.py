@@ -1,0 +1,166 @@
+"""Worker-side request execution (runs only inside Locust processes: imports gevent).
+
+One :class:`Transport` per worker process holds a geventhttpclient pool sized to the most
+requests this worker will ever have in flight, so the pool never caps concurrency silently.
+:func:`send` performs one request and returns a finished :class:`RequestRecord`; every
+failure is classified into an :class:`ErrorKind`, nothing escapes as an exception.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import gevent
+import orjson
+from geventhttpclient import HTTPClient
+from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
+
+from servegate.config.profile import Api, Profile
+from servegate.load.openai import (
+    StreamState,
+    apply_body,
+    body_snippet,
+    build_body,
+    classify_status,
+)
+from servegate.load.prompts import Prompt
+from servegate.load.sse import SSEParser
+from servegate.metrics.clock import mono_to_wall
+from servegate.metrics.record import ErrorKind, RequestRecord
+
+_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept-Encoding": "identity",  # compression would batch SSE chunks
+    "X-Servegate-Timestamps": "1",
+}
+
+
+class Transport:
+    def __init__(self, base_url: str, pool_size: int, timeout: float) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self.prefix = parts.path.rstrip("/")
+        self.timeout = timeout
+        self.pool_size = pool_size
+        self.client = HTTPClient(
+            parts.hostname,
+            port=parts.port,
+            ssl=parts.scheme == "https",
+            concurrency=pool_size,
+            connection_timeout=min(timeout, 10.0),
+            network_timeout=timeout,
+            headers=_HEADERS,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def send(
+    transport: Transport,
+    profile: Profile,
+    api: Api,
+    prompt: Prompt,
+    worker: str,
+    scheduled_ns: int | None = None,
+    tags: dict[str, str] | None = None,
+) -> RequestRecord:
+    stream = profile.stream and api != "embeddings"
+    # in a chain (RAG), the embedding request carries the query, not the shared context
+    text = prompt.suffix if api == "embeddings" and profile.then and prompt.suffix else prompt.text
+    n_prompt = len(text.split()) if text is not prompt.text else prompt.tokens
+    body = orjson.dumps(
+        build_body(
+            api,
+            profile.model,
+            text,
+            prompt.max_tokens,
+            stream,
+            profile.ignore_eos,
+            profile.min_tokens,
+        )
+    )
+    path = transport.prefix + profile.endpoints.path(api)
+    sent = time.perf_counter_ns()
+    rec = RequestRecord(
+        request_id=uuid.uuid4().hex[:16],
+        api=api,
+        stream=stream,
+        sent_ns=mono_to_wall(sent),
+        end_ns=0,
+        scheduled_ns=scheduled_ns,
+        prompt_len_requested=n_prompt,
+        output_len_requested=None if api == "embeddings" else prompt.max_tokens,
+        worker=worker,
+        tags=dict(tags or {}),
+    )
+    resp = None
+    try:
+        with gevent.Timeout(transport.timeout, _RequestTimeout):
+            resp = transport.client.request("POST", path, body=body)
+            rec.status = resp.status_code
+            kind = classify_status(resp.status_code)
+            if kind is not None:
+                data = resp.read()
+                rec.error, rec.error_detail = kind, f"HTTP {resp.status_code}: {body_snippet(data)}"
+            elif stream:
+                _read_stream(resp, sent, rec)
+            else:
+                data = resp.read()
+                apply_body(api, data, time.perf_counter_ns() - sent, rec)
+    except _RequestTimeout:
+        rec.error, rec.error_detail = (
+            ErrorKind.TIMEOUT,
+            f"no complete answer in {transport.timeout:g} s",
+        )
+    except TimeoutError as exc:
+        rec.error = ErrorKind.TIMEOUT
+        rec.error_detail = f"read timeout: {exc}"
+    except (HTTPConnectionClosed, HTTPParseError, ConnectionResetError, BrokenPipeError) as exc:
+        # the connection died after the request was sent: partial answer
+        rec.error = ErrorKind.TRUNCATED if rec.status is not None else ErrorKind.CONNECT
+        rec.error_detail = f"{type(exc).__name__}: {exc}"[:200]
+    except (OSError, ssl.SSLError) as exc:
+        rec.error = ErrorKind.CONNECT if rec.status is None else ErrorKind.TRUNCATED
+        rec.error_detail = f"{type(exc).__name__}: {exc}"[:200]
+    except Exception as exc:  # the load generator itself failed; keep the run going
+        rec.error, rec.error_detail = ErrorKind.CLIENT, f"{type(exc).__name__}: {exc}"[:200]
+    finally:
+        if resp is not None:
+            resp.release()  # closes the socket unless the body was read completely
+    rec.end_ns = mono_to_wall(time.perf_counter_ns())
+    if rec.server_recv_ns is not None:
+        rec.server_recv_ns = mono_to_wall(rec.server_recv_ns)
+    if rec.server_chunk_ns:
+        rec.server_chunk_ns = [mono_to_wall(t) for t in rec.server_chunk_ns]
+        rec.server_first_ns = rec.server_chunk_ns[0]
+    elif rec.server_first_ns is not None:
+        rec.server_first_ns = mono_to_wall(rec.server_first_ns)
+    return rec
+
+
+class _RequestTimeout(Exception):
+    """Raised by gevent.Timeout at the per-request deadline."""
+
+
+def _read_stream(resp: object, sent: int, rec: RequestRecord) -> None:
+    parser = SSEParser()
+    state = StreamState(rec.api)
+    readline = resp.readline  # type: ignore[attr-defined]
+    while True:
+        line = readline(b"\n")
+        if not line:
+            break
+        now = time.perf_counter_ns()
+        for data in parser.feed(line):
+            state.on_event(data, now - sent)
+    rest = resp.read()  # type: ignore[attr-defined]  # an unterminated last line
+    now = time.perf_counter_ns()
+    for data in [*parser.feed(rest), *parser.close()]:
+        state.on_event(data, now - sent)
+    state.finish(parser.bad_line)
+    state.apply(rec)

@@ -1,0 +1,27 @@
+"""GET /v1/models: the one served model, with vLLM's extra ``max_model_len`` field."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+
+from servegate.sim.http import Request, Responder
+
+if TYPE_CHECKING:
+    from servegate.sim.app import SimApp
+
+
+async def handle(app: SimApp, req: Request, resp: Responder) -> None:
+    s = app.settings
+    card = {
+        "id": s.model_name,
+        "object": "model",
+        "created": app.created,
+        "owned_by": "servegate-sim",
+        "root": s.model_name,
+        "parent": None,
+        "max_model_len": s.max_model_len,
+        "permission": [],
+    }
+    resp.send(200, orjson.dumps({"object": "list", "data": [card]}))

@@ -1,0 +1,60 @@
+"""Benchmarks of an OpenAI-compatible endpoint under the shipped load profiles.
+
+With no ``--endpoint`` and no cluster, the endpoint is the simulator that the session starts on
+loopback; against a cluster, the pattern suites pass their deployed Service instead. Each run
+writes ``results/<run-id>/<profile>-.../`` with summary.json and the reports.
+
+Setup: the ``endpoint`` fixture. Assess: run the profile, then check that the figures are
+trustworthy (no load-generator saturation, token counts agree) and that the SLO holds.
+Teardown: the load engine ends its processes; the session fixture stops the simulator.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.load import RunProfile
+
+# (profile, SLO preset or file, what must hold)
+CASES = [
+    ("chat-steady", "loadprofiles/slo/chat-interactive.yaml"),
+    ("chat-poisson", "mlperf-llama3.1-8b-server"),
+    ("completions", "mlperf-llama3.1-8b-server"),
+    ("embeddings", None),
+]
+
+
+def _failing(summary: object) -> str:
+    slo = getattr(summary, "slo", None)
+    if slo is None:
+        return ""
+    bad = [v for v in slo.verdicts if not v.passed]
+    return "; ".join(f"{v.key} observed {v.observed} > limit {v.limit}" for v in bad)
+
+
+@pytest.mark.benchmark
+@pytest.mark.parametrize(("profile", "slo"), CASES, ids=[c[0] for c in CASES])
+def test_profile_meets_slo(
+    run_profile: RunProfile, endpoint: str, profile: str, slo: str | None
+) -> None:
+    res = run_profile(profile, endpoint, slo=slo)
+    s = res.summary
+    assert not res.problems, f"load engine problems: {res.problems}"
+    assert s.counts.succeeded > 0, f"no successful request; errors by kind: {s.counts.errors}"
+    assert (s.counts.error_rate or 0.0) <= 0.01, f"errors by kind: {s.counts.errors}"
+    flags = s.flag_codes()
+    assert "past_generator_ceiling" not in flags, "figures taken past the load generator's ceiling"
+    assert "token_count_mismatch" not in flags, "client and server token counts disagree"
+    if s.slo is not None:
+        assert s.slo.passed, _failing(s)
+
+
+@pytest.mark.benchmark
+def test_sweep_to_saturation(run_profile: RunProfile, endpoint: str) -> None:
+    """Open-loop rate sweep: throughput must grow with offered load until saturation."""
+    res = run_profile("sweep", endpoint)
+    s = res.summary
+    assert len(s.stages) >= 2, f"the sweep produced {len(s.stages)} stage(s)"
+    rates = [st.throughput.requests_per_s for st in s.stages]
+    # The first two steps are far below any server's saturation: achieved rate must rise.
+    assert rates[1] > rates[0], f"throughput did not rise with offered load: {rates}"

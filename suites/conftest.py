@@ -1,0 +1,1 @@
+"""The suites. Fixtures and options come from servegate's pytest plugin (fixtures/)."""
