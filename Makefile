@@ -9,7 +9,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test venv lint type unit integration e2e clean
+# Debian packages the embedded local cluster's real node uses (installed only when missing,
+# only as root; without them the cluster tiers skip with the reason).
+SYSTEM_PKGS := containerd runc containernetworking-plugins iptables conntrack iproute2 \
+               debootstrap prometheus
+
+.PHONY: run test venv system-deps lint type unit integration e2e clean
 
 venv: $(STAMP)
 
@@ -22,7 +27,16 @@ $(STAMP): pyproject.toml
 
 # The same steps as tox.ini's environments, run in the one project venv (tox would build an
 # environment per job; CI on 2 cores has better uses for those minutes).
-test: venv
+system-deps:
+	@missing=""; for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "note: missing Debian packages for the local cluster:$$missing (cluster tiers will skip)"; fi; \
+	fi
+
+test: venv system-deps
 	$(BIN)/ruff check servegate fixtures suites tests bench scripts
 	$(BIN)/ruff format --check servegate fixtures suites tests bench scripts
 	$(BIN)/lint-imports
@@ -30,7 +44,7 @@ test: venv
 	$(BIN)/pytest tests/unit suites/static -p no:cacheprovider -q
 	$(BIN)/pytest tests/integration -m integration -p no:cacheprovider -q
 
-run: venv
+run: venv system-deps
 	$(BIN)/pytest suites -p no:cacheprovider $(ARGS)
 
 lint type unit integration e2e: venv

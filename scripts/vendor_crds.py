@@ -26,6 +26,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = ROOT / "manifests" / "crds"
 SUMS_NAME = "SHA256SUMS"
+# Files of ours beside the vendored ones (kustomization.yaml lists the CRDs for `apply -k`).
+_OWN_FILES = {"SOURCES.yaml", "kustomization.yaml"}
 
 
 class VendorError(Exception):
@@ -100,7 +102,7 @@ def sums_text(files: dict[str, bytes]) -> str:
 
 
 def vendored_names(crds_dir: Path) -> set[str]:
-    return {p.name for p in crds_dir.glob("*.yaml") if p.name != "SOURCES.yaml"}
+    return {p.name for p in crds_dir.glob("*.yaml") if p.name not in _OWN_FILES}
 
 
 def check(crds_dir: Path, wanted: dict[str, bytes]) -> list[str]:

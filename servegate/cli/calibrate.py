@@ -100,7 +100,7 @@ def _summary(cal: Calibration, path: Path) -> str:
     help="First probe, req/s (doubled until a probe fails, then bisected).",
 )
 @click.option("--max-rate", type=click.FloatRange(1, None), default=20000.0, show_default=True)
-@click.option("--max-probes", type=click.IntRange(1, 50), default=10, show_default=True)
+@click.option("--max-probes", type=click.IntRange(1, 50), default=12, show_default=True)
 @click.option(
     "--tolerance",
     type=click.FloatRange(0.01, 0.5),
@@ -184,6 +184,12 @@ def _calibrate(
     workers = setup.workers
     cores = choose_cores(workers) if pin else None
     path = output if output is not None else default_path()
+    try:  # fail before minutes of probing, not after
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write calibration: {exc.strerror or exc}") from None
+    if path.is_dir():
+        raise UserError(f"{path}: cannot write calibration: is a directory")
     if cores is None and pin:
         click.echo("note: fewer than 2 usable cores; generator and simulator are not pinned")
     gen_cpus, sim_cpu = cores if cores is not None else (None, None)

@@ -80,6 +80,10 @@ def lint(
 
     Suppress a rule for one object with the annotation
     servegate.dev/lint-ignore: "SG101,SG203" (or "all").
+
+    Exit status: 0 clean (or only findings below --fail-on); 1 findings at or above
+    --fail-on, or an input that could not be read or rendered; 2 usage error, or nothing
+    could be linted.
     """
     if list_rules:
         _list_rules(form, output)

@@ -35,6 +35,14 @@ class Api:
         self._ctx = ssl.create_default_context(cafile=str(ca))
         self._ctx.load_cert_chain(str(cert), str(key))
         self._local = threading.local()
+        self._all: list[http.client.HTTPSConnection] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _conn(self) -> http.client.HTTPSConnection:
         conn: http.client.HTTPSConnection | None = getattr(self._local, "conn", None)
@@ -43,6 +51,8 @@ class Api:
                 self.host, self.port, context=self._ctx, timeout=self.timeout
             )
             self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
         return conn
 
     def request(
@@ -98,10 +108,12 @@ class Api:
                 raise
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close the connections of every thread that used this client."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
 
 
 def ready_nodes(nodes: list[dict[str, Any]]) -> list[str]:

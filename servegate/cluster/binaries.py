@@ -173,8 +173,14 @@ class BinaryResolver:
 
 
 def _record_build(work: Path, seconds: float) -> None:
-    """Keep the duration of the last build beside its log (the benchmark reports it)."""
-    (work / "build-time.json").write_text(json.dumps({"seconds": round(seconds, 1)}), "utf-8")
+    """Append the duration of this build beside its log (the benchmark prints the history)."""
+    rec = work / "build-time.json"
+    try:
+        runs = list(json.loads(rec.read_text("utf-8")).get("runs", []))
+    except (OSError, ValueError, AttributeError):
+        runs = []
+    runs.append(round(seconds, 1))
+    rec.write_text(json.dumps({"runs": runs[-20:]}), "utf-8")
 
 
 def _install(src: Path, dest: Path) -> None:

@@ -134,7 +134,8 @@ class LocalCluster:
         fleet = load_fleet(fleet_file) if fleet_file is not None else None
         context = controlplane.context_name(self.name)
         if self.running():
-            nodes = ready_nodes(self._api().get("/api/v1/nodes").get("items", []))
+            with self._api() as api:
+                nodes = ready_nodes(api.get("/api/v1/nodes").get("items", []))
             return UpResult(True, self.layout.admin_kubeconfig, context, len(nodes))
         if self.table.load():  # leftovers of a crashed run: start from scratch
             self.down()
@@ -209,18 +210,18 @@ class LocalCluster:
             "kwok",
             kwok.kwok_argv(bins["kwok"], self.layout.component_kubeconfig("kwok"), self.ports),
         )
-        api = self._api()
-        manifests = kwok.node_manifests(fleet, self.versions.kubernetes) if fleet else []
-        kwok.create_nodes(api, manifests)
-        timings["fleet"] = time.monotonic() - t
-        if runtime is not None:
+        with self._api() as api:
+            manifests = kwok.node_manifests(fleet, self.versions.kubernetes) if fleet else []
+            kwok.create_nodes(api, manifests)
+            timings["fleet"] = time.monotonic() - t
+            if runtime is not None:
+                t = time.monotonic()
+                runtime.up(ctx)
+                timings["node"] = time.monotonic() - t
             t = time.monotonic()
-            runtime.up(ctx)
-            timings["node"] = time.monotonic() - t
-        t = time.monotonic()
-        expected = len(manifests) + (1 if runtime is not None else 0)
-        self._wait_ready(api, expected, ready_timeout)
-        timings["nodes-ready"] = time.monotonic() - t
+            expected = len(manifests) + (1 if runtime is not None else 0)
+            self._wait_ready(api, expected, ready_timeout)
+            timings["nodes-ready"] = time.monotonic() - t
 
     def _wait_ready(self, api: Api, expected: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -260,8 +261,9 @@ class LocalCluster:
         resolver = BinaryResolver(self.versions, allow_download=False, allow_build=False)
         bins = {n: r.path for n in NODE_BINARIES if (r := resolver.lookup(n)) is not None}
         ctx = self._node_ctx(bins, None) if runtime is not None else None
+        records = self.table.load()
         stopped = self._stop(runtime, ctx)
-        leftovers = [r for r in self.table.load() if owned(r)]
+        leftovers = [r for r in records if owned(r)]
         if leftovers:
             raise UserError(
                 f"could not stop {', '.join(r.name for r in leftovers)}; state kept in {self.state}"
@@ -284,7 +286,8 @@ class LocalCluster:
         if not self.running():
             return out, [], 0
         try:
-            items = self._api().get("/api/v1/nodes").get("items", [])
+            with self._api() as api:
+                items = api.get("/api/v1/nodes").get("items", [])
         except UserError:
             return out, [], 0
         return out, ready_nodes(items), len(items)

@@ -56,8 +56,11 @@ class Ports:
 def port_free(port: int, host: str = LOOPBACK) -> bool:
     """True if nothing listens on ``host:port`` (we can bind it ourselves)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As the servers do: connections in TIME_WAIT after a `down` do not block a listener.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
+            s.listen(1)
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 return False

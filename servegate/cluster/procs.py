@@ -7,6 +7,7 @@ three: a PID reused by an unrelated process is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -30,8 +31,22 @@ class ProcRecord:
     name: str
     pid: int
     cmdline: list[str]
-    create_time: float
+    start_ticks: int  # field 22 of /proc/<pid>/stat: clock ticks after boot, never rewritten
     log: str
+
+
+def start_ticks(pid: int) -> int | None:
+    """The kernel's start time of ``pid`` in clock ticks, or None if there is no such process.
+
+    Wall-clock start times (psutil's create_time) are derived from the boot time, which a VM
+    may report differently from one read to the next; the tick count does not move.
+    """
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()  # comm may contain spaces and parentheses
+    return int(fields[19])
 
 
 def owned(rec: ProcRecord) -> bool:
@@ -40,11 +55,16 @@ def owned(rec: ProcRecord) -> bool:
         proc = psutil.Process(rec.pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        # Start times are whole clock ticks (10 ms): equal within half a tick means the same start.
-        same_start = abs(proc.create_time() - rec.create_time) < 0.005
-        return same_start and proc.cmdline() == rec.cmdline
+        return start_ticks(rec.pid) == rec.start_ticks and _same_command(
+            proc.cmdline(), rec.cmdline
+        )
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
+
+
+def _same_command(live: list[str], recorded: list[str]) -> bool:
+    """The live command line is the recorded argv (an interpreter may precede a script)."""
+    return bool(recorded) and live[-len(recorded) :] == recorded
 
 
 def terminate(rec: ProcRecord, timeout: float = 10.0) -> bool:
@@ -65,13 +85,34 @@ def terminate(rec: ProcRecord, timeout: float = 10.0) -> bool:
     return True
 
 
+#: Daemons started by this Python process, kept for the process's lifetime: they outlive the
+#: ProcessTable that started them, and a collected Popen of a live child warns.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _upgrade(item: dict[str, object]) -> dict[str, object]:
+    """Read a record written before start ticks were kept (it had a wall-clock create_time)."""
+    if "create_time" not in item:
+        return item
+    item = dict(item)
+    created = float(item.pop("create_time"))  # type: ignore[arg-type]
+    pid = int(item["pid"])  # type: ignore[call-overload]
+    try:
+        proc = psutil.Process(pid)
+        same = abs(proc.create_time() - created) < 2.0 and proc.cmdline() == item["cmdline"]
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        same = False
+    item["start_ticks"] = (start_ticks(pid) or -1) if same else -1
+    return item
+
+
 class ProcessTable:
     """The recorded processes of one cluster, persisted after every change."""
 
     def __init__(self, state: Path) -> None:
         self.path = state / "procs.json"
         self.log_dir = state / "logs"
-        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._children = _CHILDREN
 
     def load(self) -> list[ProcRecord]:
         """Records in start order; an unreadable file is an error naming it."""
@@ -79,7 +120,7 @@ class ProcessTable:
             return []
         try:
             raw = json.loads(self.path.read_text("utf-8"))
-            return [ProcRecord(**item) for item in raw]
+            return [ProcRecord(**_upgrade(item)) for item in raw]  # type: ignore[arg-type]
         except (ValueError, TypeError) as exc:
             raise UserError(
                 f"{self.path}: unreadable process table ({exc}); remove it by hand "
@@ -125,11 +166,10 @@ class ProcessTable:
             except OSError as exc:
                 raise UserError(f"cannot start {name} ({argv[0]}): {exc.strerror}") from None
         self._children[child.pid] = child
-        try:
-            proc = psutil.Process(child.pid)
-            rec = ProcRecord(name, child.pid, proc.cmdline(), proc.create_time(), str(log))
-        except psutil.NoSuchProcess:
-            rec = ProcRecord(name, child.pid, list(argv), 0.0, str(log))
+        # The argv we exec'd, not /proc/<pid>/cmdline: that is briefly empty right after exec.
+        rec = ProcRecord(
+            name, child.pid, [str(a) for a in argv], start_ticks(child.pid) or -1, str(log)
+        )
         records = [r for r in self.load() if r.name != name] + [rec]
         self._save(records)
         return rec
@@ -142,19 +182,25 @@ class ProcessTable:
         return None if owned(rec) else -1
 
     def stop_all(self, timeout: float = 10.0) -> list[str]:
-        """Stop every recorded process in reverse start order; return the names stopped."""
+        """Stop every recorded process; return the names stopped.
+
+        SIGTERM goes to all of them first (in reverse start order) and then each is awaited,
+        so shutdowns overlap: each component takes a couple of seconds to exit cleanly.
+        """
+        records = [r for r in reversed(self.load()) if owned(r)]
+        for rec in records:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                psutil.Process(rec.pid).send_signal(signal.SIGTERM)
         stopped = []
-        records = self.load()
-        for rec in reversed(records):
-            if terminate(rec, timeout):
-                stopped.append(rec.name)
+        for rec in records:
+            terminate(rec, timeout)  # already signalled: waits, then SIGKILL if still ours
+            stopped.append(rec.name)
             child = self._children.pop(rec.pid, None)
             if child is not None:  # reap it, so no zombie and no ResourceWarning remain
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     child.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-        self._save([])
+        # Anything still ours (SIGKILL did not take) stays recorded, so `down` can be retried.
+        self._save([r for r in self.load() if owned(r)])
         return stopped
 
     def tail(self, rec: ProcRecord, lines: int = 3) -> str:

@@ -48,12 +48,14 @@ def connect(target: Target, timeout_s: float = 10.0) -> Cluster:
     from kubernetes.config.config_exception import ConfigException
 
     try:
-        api_client = config.new_client_from_config(
+        api_client = config.new_client_from_config(  # type: ignore[no-untyped-call]
             config_file=target.kubeconfig, context=target.context
         )
     except (ConfigException, OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ClusterError(f"{target.kubeconfig}: cannot load context {target.context!r}: {first}")
+        raise ClusterError(
+            f"{target.kubeconfig}: cannot load context {target.context!r}: {first}"
+        ) from None
     try:
         client.VersionApi(api_client).get_code(_request_timeout=timeout_s)
     except Exception as exc:  # urllib3 and the client raise many kinds; all mean "unreachable"
@@ -67,5 +69,5 @@ def connect(target: Target, timeout_s: float = 10.0) -> Cluster:
         api_client=api_client,
         core=client.CoreV1Api(api_client),
         apps=client.AppsV1Api(api_client),
-        dynamic=dynamic.DynamicClient(api_client),
+        dynamic=dynamic.DynamicClient(api_client),  # type: ignore[no-untyped-call]
     )

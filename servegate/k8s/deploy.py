@@ -231,14 +231,18 @@ def sweep_orphans(cluster: Cluster, scope: RunScope, max_age_s: float = 6 * 3600
     deleted = []
     now = time.time()
     host = socket.gethostname()
-    for ns in cluster.core.list_namespace(label_selector="app.kubernetes.io/managed-by=servegate").items:
+    for ns in cluster.core.list_namespace(
+        label_selector="app.kubernetes.io/managed-by=servegate"
+    ).items:
         labels = dict(ns.metadata.labels or {})
         ann = dict(ns.metadata.annotations or {})
         alive: bool | None = None
         if ann.get("servegate.dev/host") == host and ann.get("servegate.dev/pid", "").isdigit():
             alive = os.path.exists(f"/proc/{ann['servegate.dev/pid']}")
         name = ns.metadata.name
-        if name.startswith(NAMESPACE_PREFIX) and orphaned(labels, ann, scope, now, max_age_s, alive):
+        if name.startswith(NAMESPACE_PREFIX) and orphaned(
+            labels, ann, scope, now, max_age_s, alive
+        ):
             cluster.core.delete_namespace(name)
             deleted.append(name)
     return deleted

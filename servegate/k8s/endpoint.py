@@ -22,7 +22,9 @@ from servegate.k8s.client import Cluster, ClusterError
 _FORWARDING = re.compile(rb"Forwarding from 127\.0\.0\.1:(\d+)")
 
 
-def service_port(cluster: Cluster, namespace: str, service: str, port_name: str | None) -> tuple[str, int]:
+def service_port(
+    cluster: Cluster, namespace: str, service: str, port_name: str | None
+) -> tuple[str, int]:
     svc = cluster.core.read_namespaced_service(service, namespace)
     ports = svc.spec.ports or []
     if not ports:
@@ -32,7 +34,9 @@ def service_port(cluster: Cluster, namespace: str, service: str, port_name: str 
 
 
 @contextlib.contextmanager
-def direct(cluster: Cluster, namespace: str, service: str, port_name: str | None = None) -> Iterator[str]:
+def direct(
+    cluster: Cluster, namespace: str, service: str, port_name: str | None = None
+) -> Iterator[str]:
     ip, port = service_port(cluster, namespace, service, port_name)
     if ip in ("None", ""):
         raise ClusterError(f"service {namespace}/{service} is headless; use a ClusterIP Service")

@@ -60,6 +60,10 @@ def resolve_unit(unit: str, overlay: str | None = None) -> Path:
     if not base.is_dir():
         raise RenderError(f"{unit}: no such unit directory (nor under {manifests_root()})")
     if overlay is None:
+        overlays = base / "overlays"
+        if not (base / "kustomization.yaml").is_file() and overlays.is_dir():
+            names = sorted(d.name for d in overlays.iterdir() if not d.name.startswith("_"))
+            raise RenderError(f"{base}: pick an overlay with --overlay ({', '.join(names)})")
         return base
     target = base / "overlays" / overlay
     if not target.is_dir():

@@ -144,7 +144,7 @@ def _crd_schemas(crd: dict[str, Any]) -> dict[GVK, dict[str, Any]]:
 def _vendored(crds_dir: Path) -> dict[GVK, dict[str, Any]]:
     schemas: dict[GVK, dict[str, Any]] = {}
     for f in sorted(crds_dir.glob("*.yaml")):
-        if f.name == "SOURCES.yaml":
+        if f.name in ("SOURCES.yaml", "kustomization.yaml"):
             continue
         try:
             docs = list(yaml.load_all(f.read_text(), Loader=_LOADER))
@@ -154,6 +154,11 @@ def _vendored(crds_dir: Path) -> dict[GVK, dict[str, Any]]:
             if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
                 schemas.update(_crd_schemas(doc))
     return schemas
+
+
+def vendored_kinds(crds_dir: Path | None = None) -> set[GVK]:
+    """(group, version, kind) of every served version of the vendored CRDs (cached)."""
+    return set(_vendored((crds_dir or manifests_root() / "crds").resolve()))
 
 
 def _path(err: ValidationError) -> str:
@@ -215,6 +220,9 @@ def validate_objects(
         if not isinstance(api_version, str) or not isinstance(obj.get("kind"), str):
             problems.append(Problem(kind, name, ns, "", "apiVersion and kind must be strings"))
             continue
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict) or not (meta.get("name") or meta.get("generateName")):
+            problems.append(Problem(kind, name, ns, "metadata.name", "required (or generateName)"))
         group, version = split_api_version(api_version)
         gvk = (group, version, kind)
         if gvk in builtin:

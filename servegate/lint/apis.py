@@ -117,10 +117,15 @@ def crd_table(objects: Iterable[K8sObject | dict[str, object]]) -> ApiTable:
         if not isinstance(spec, dict):
             continue
         group = spec.get("group")
-        kind = (spec.get("names") or {}).get("kind") if isinstance(spec.get("names"), dict) else None
-        if not isinstance(group, str) or not isinstance(kind, str):
+        names, versions = spec.get("names"), spec.get("versions")
+        kind = names.get("kind") if isinstance(names, dict) else None
+        if (
+            not isinstance(group, str)
+            or not isinstance(kind, str)
+            or not isinstance(versions, list)
+        ):
             continue
-        for version in spec.get("versions") or []:
+        for version in versions:
             if not isinstance(version, dict) or not version.get("served", True):
                 continue
             api_version = f"{group}/{version.get('name')}"

@@ -58,9 +58,7 @@ def _record_lines(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
             _record_lines(item, (*path, index), out)
 
 
-def parse_yaml(
-    text: str, file: str
-) -> tuple[list[tuple[Any, int, dict[Path_, int]]], str | None]:
+def parse_yaml(text: str, file: str) -> tuple[list[tuple[Any, int, dict[Path_, int]]], str | None]:
     """Documents of ``text`` with their first line and field lines; an error stops parsing."""
     docs: list[tuple[Any, int, dict[Path_, int]]] = []
     loader = _Loader(text)
@@ -95,9 +93,7 @@ def _objects_from_doc(
     if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):
         for index, item in enumerate(doc["items"]):
             sub = {p[2:]: n for p, n in lines.items() if p[:2] == ("items", index)}
-            yield from _objects_from_doc(
-                item, lines.get(("items", index), line), sub, file, errors
-            )
+            yield from _objects_from_doc(item, lines.get(("items", index), line), sub, file, errors)
         return
     if not isinstance(doc.get("apiVersion"), str):
         errors.append(f"{file}:{line}: {doc['kind']} has no 'apiVersion'")
@@ -148,10 +144,10 @@ def _kustomization_file(directory: Path) -> Path | None:
 
 def _source_docs(directory: Path, seen: set[Path]) -> Iterator[K8sObject]:
     """Source objects a kustomization pulls in, found by following its local references."""
-    key = directory.resolve()
-    if key in seen:
+    resolved = directory.resolve()
+    if resolved in seen:
         return
-    seen.add(key)
+    seen.add(resolved)
     kfile = _kustomization_file(directory)
     if kfile is None:
         return

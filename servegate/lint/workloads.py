@@ -63,6 +63,15 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a mapping, else empty: rules read garbage as absent, never crash."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _get(doc: Any, path: Path_) -> Any:
     for part in path:
         if isinstance(part, int):
@@ -160,12 +169,17 @@ def all_templates(objects: Sequence[K8sObject]) -> list[PodTemplate]:
 # -- resources -------------------------------------------------------------------------------
 
 _GPU_RESOURCE = re.compile(r"^(nvidia\.com/(gpu|mig-.+)|amd\.com/gpu|gpu\.intel\.com/.+)$")
-_UNITS = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+_BINARY = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+_UNITS: dict[str, Decimal] = {
+    suffix: Decimal(2) ** (10 * (i + 1)) for i, suffix in enumerate(_BINARY)
+} | {
+    suffix: Decimal(10) ** exp
+    for suffix, exp in (("n", -9), ("u", -6), ("m", -3), ("", 0), ("k", 3), ("M", 6), ("G", 9),
+                        ("T", 12), ("P", 15), ("E", 18))
 }  # fmt: skip
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|)$")
+_QUANTITY = re.compile(
+    r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|)$"
+)
 
 
 def is_gpu_resource(name: str) -> bool:
@@ -192,7 +206,7 @@ def parse_quantity(value: Any) -> Decimal | None:
     if not match:
         return None
     try:
-        return Decimal(match.group(1)) * Decimal(_UNITS[match.group(2)])
+        return Decimal(match.group(1)) * _UNITS[match.group(2)]
     except InvalidOperation:
         return None
 
@@ -270,7 +284,7 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
     for expr in expressions if isinstance(expressions, list) else []:
         expr = _dict(expr)
         key, op = str(expr.get("key")), expr.get("operator")
-        values = [str(v) for v in expr.get("values") or []]
+        values = [str(v) for v in as_list(expr.get("values"))]
         present = key in labels
         if (
             (op == "In" and labels.get(key) not in values)

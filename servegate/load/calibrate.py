@@ -4,9 +4,10 @@ A probe sends an open-loop constant rate for a while; its records say how late e
 left (send lag: actual minus scheduled send time) and how many left at all. A probe passes
 when the generator kept up: the achieved send rate is close to the target, nothing was
 dropped or failed, and the median and p99 send lag stayed under their limits. The search
-doubles the rate from a start value until a probe fails, then bisects between the best pass
-and the lowest failure. The ceiling is the highest pass below the lowest failure, so a lucky
-pass above a failure (noise on a busy machine) never raises it.
+doubles the rate from a start value until a probe fails, probes that rate once more (a single
+bad probe on a busy machine is noise; a pass at a rate outweighs failures there), then
+bisects between the best pass and the lowest failing rate. The ceiling is the highest pass
+below the lowest failing rate, so a lucky pass above a failure never raises it.
 
 The driver that runs the probes is :mod:`servegate.load.calibration_run`.
 """
@@ -44,7 +45,8 @@ class SearchPlan:
     start_rps: float = 25.0
     max_rps: float = 20000.0
     tolerance: float = 0.1  # stop bisecting when (fail - pass) / fail is below this
-    max_probes: int = 10
+    max_probes: int = 12
+    confirm: int = 2  # failing probes at one rate before the failure is believed
 
 
 @dataclass(frozen=True)
@@ -94,52 +96,67 @@ def judge(
     return reasons
 
 
+def _bracket(
+    probes: Sequence[ProbeResult], confirm: int
+) -> tuple[ProbeResult | None, float | None, bool]:
+    """(best pass below the lowest failing rate, that rate, whether its failure is confirmed).
+
+    A rate passes if any probe at it passed (one bad probe on a busy machine is noise); it
+    fails once ``confirm`` probes at it failed; fewer failures leave it pending.
+    """
+    rates: dict[float, list[ProbeResult]] = {}
+    for p in probes:
+        rates.setdefault(p.target_rps, []).append(p)
+    failing = sorted(r for r, ps in rates.items() if not any(p.passed for p in ps))
+    low_fail = failing[0] if failing else None
+    confirmed = low_fail is not None and len(rates[low_fail]) >= confirm
+    best: ProbeResult | None = None
+    for r, ps in rates.items():
+        if (low_fail is None or r < low_fail) and any(p.passed for p in ps):
+            cand = max((p for p in ps if p.passed), key=lambda p: p.sent_rps)
+            if best is None or r > best.target_rps:
+                best = cand
+    return best, low_fail, confirmed
+
+
 def next_rate(probes: Sequence[ProbeResult], plan: SearchPlan) -> float | None:
     """The next rate to probe, or None when the search is over."""
     if len(probes) >= plan.max_probes:
         return None
     if not probes:
         return plan.start_rps
-    passes = [p.target_rps for p in probes if p.passed]
-    fails = [p.target_rps for p in probes if not p.passed]
-    best = max(passes, default=0.0)
-    above = [f for f in fails if f > best]
-    if not fails:
-        if best >= plan.max_rps:
+    best, low_fail, confirmed = _bracket(probes, plan.confirm)
+    if low_fail is None:
+        assert best is not None
+        if best.target_rps >= plan.max_rps:
             return None
-        return min(plan.max_rps, best * 2)
-    if not above:
-        return None  # a failure at or below the best pass: noise; keep what we have
-    low_fail = min(above)
-    if best == 0.0:
-        # the first probe failed: go down until something passes (or give up at 1 req/s)
+        return min(plan.max_rps, best.target_rps * 2)
+    if not confirmed:
+        return low_fail  # probe the same rate again before believing the failure
+    if best is None:
+        # nothing passed yet: go down until something does (or give up below 1 req/s)
         nxt = low_fail / 4
         return nxt if nxt >= 1.0 else None
-    if (low_fail - best) <= plan.tolerance * low_fail:
+    if (low_fail - best.target_rps) <= plan.tolerance * low_fail:
         return None
-    return (best + low_fail) / 2
+    return (best.target_rps + low_fail) / 2
 
 
 def find_knee(probes: Sequence[ProbeResult], plan: SearchPlan) -> Knee:
-    """Highest passing rate below the lowest failure above it."""
-    passes = sorted((p for p in probes if p.passed), key=lambda p: p.target_rps)
-    fails = sorted((p for p in probes if not p.passed), key=lambda p: p.target_rps)
-    best: ProbeResult | None = None
-    for p in passes:
-        if not any(f.target_rps <= p.target_rps for f in fails):
-            best = p
-    above = [f for f in fails if best is None or f.target_rps > best.target_rps]
-    first_fail = above[0] if above else None
+    """Highest passing rate below the lowest failing rate (confirmed or not)."""
+    best, low_fail, _ = _bracket(probes, plan.confirm)
+    fails = [p for p in probes if p.target_rps == low_fail and not p.passed]
+    first_fail = fails[-1] if fails else None
     if first_fail is None:
         bound = "max_rate" if best is not None and best.target_rps >= plan.max_rps else "none"
-    elif "simulator busy" in " ".join(first_fail.reasons):
+    elif any("simulator busy" in r for f in fails for r in f.reasons):
         bound = "simulator"
     else:
         bound = "generator"
     return Knee(
         ceiling_rps=best.sent_rps if best is not None else 0.0,
         ceiling_chunks_per_s=best.chunks_per_s if best is not None else 0.0,
-        first_failure_rps=first_fail.target_rps if first_fail is not None else None,
+        first_failure_rps=low_fail,
         bound_by=bound,
         reasons=tuple(first_fail.reasons) if first_fail is not None else (),
     )

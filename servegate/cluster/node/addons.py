@@ -18,8 +18,7 @@ from typing import Any
 import yaml
 
 from servegate.cluster.node import configs
-from servegate.cluster.node.gobuild import cache_root
-from servegate.cluster.node.layout import Layout, NodeSpec
+from servegate.cluster.node.layout import Layout, NodeSpec, cache_root
 from servegate.cluster.node.procs import Supervisor
 from servegate.errors import UserError
 

@@ -87,7 +87,8 @@ def kubelet_config(spec: NodeSpec, layout: Layout, client_ca: Path | None) -> di
         "serializeImagePulls": False,
         "maxPods": 110,
         "syncFrequency": "10s",
-        "nodeStatusUpdateFrequency": "5s",
+        # Report GPU capacity and readiness soon after the device plugin registers.
+        "nodeStatusUpdateFrequency": "2s",
         **auth,
     }
 

@@ -64,8 +64,9 @@ def render_config(layout: Layout, sandbox_image: str) -> dict[str, Any]:
                     "conf_dir": str(layout.cni_conf_dir),
                     "max_conf_num": 1,
                 },
-                # No registry is reachable: a missing image must fail fast, not hang.
-                "registry": {"config_path": ""},
+                # Every registry host resolves to a closed loopback port (see write_config):
+                # a missing image fails fast and no pull ever leaves the machine.
+                "registry": {"config_path": str(layout.containerd_dir / "certs.d")},
             },
             # Keep containerd off the host's default OCI hook and tracing paths.
             "io.containerd.internal.v1.opt": {"path": str(layout.containerd_dir / "opt")},
@@ -73,8 +74,21 @@ def render_config(layout: Layout, sandbox_image: str) -> dict[str, Any]:
     }
 
 
+NO_REGISTRY = "http://127.0.0.1:9"
+"""Where image pulls are sent: the discard port on loopback, normally closed."""
+REGISTRIES = ("_default", "docker.io", "registry.k8s.io", "ghcr.io", "quay.io", "nvcr.io")
+"""Registry hosts redirected to NO_REGISTRY. ``_default`` covers every other registry
+(checked: a pull of example.org/x/y:1 goes to 127.0.0.1:9); the named ones are explicit."""
+
+
 def write_config(layout: Layout, sandbox_image: str) -> Path:
     layout.containerd_dir.mkdir(parents=True, exist_ok=True)
+    for host in REGISTRIES:
+        hosts = layout.containerd_dir / "certs.d" / host / "hosts.toml"
+        hosts.parent.mkdir(parents=True, exist_ok=True)
+        # containerd 1.6 rejects a hosts.toml without a [host] tree.
+        doc = {"server": NO_REGISTRY, "host": {NO_REGISTRY: {"capabilities": ["pull", "resolve"]}}}
+        hosts.write_text(tomli_w.dumps(doc))
     layout.containerd_config.write_text(tomli_w.dumps(render_config(layout, sandbox_image)))
     return layout.containerd_config
 

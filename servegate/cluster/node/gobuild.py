@@ -13,15 +13,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from servegate.cluster.node.layout import cache_root
 from servegate.errors import UserError
 
 SOURCES = Path(__file__).resolve().parents[3] / "images"
 """The repository's images/ directory (sources of the locally built programs and images)."""
-
-
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "servegate"
 
 
 def _go() -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 import tomli_w
 
 from servegate.cluster.node import gobuild, rootfs
+from servegate.cluster.node.layout import cache_root
 from servegate.cluster.node.oci import FileEntry, ImageConfig, files_layer, write_archive
 
 REGISTRY = "servegate.local"
@@ -41,7 +42,7 @@ def _static_image(ref: str, program: str, entry: list[str]) -> Built:
     binary = gobuild.build(program)
     data = binary.read_bytes()
     key = hashlib.sha256(ref.encode() + b"\0" + data).hexdigest()[:16]
-    out = gobuild.cache_root() / "images" / f"{ref.split('/')[-1].replace(':', '-')}-{key}.tar"
+    out = cache_root() / "images" / f"{ref.split('/')[-1].replace(':', '-')}-{key}.tar"
     cached = out.is_file()
     if not cached:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +66,7 @@ def sim() -> Built:
     contents = rootfs.sim_contents()
     key = contents.key()
     app = rootfs.app_layer(contents)
-    out = gobuild.cache_root() / "images" / f"sim-{VERSION}-{key[:16]}.tar"
+    out = cache_root() / "images" / f"sim-{VERSION}-{key[:16]}.tar"
     cached = out.is_file()
     if not cached:
         config = ImageConfig(

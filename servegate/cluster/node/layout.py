@@ -8,16 +8,26 @@ unmount and delete. Unix socket paths are limited to 107 bytes, hence the short 
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from servegate.errors import ConfigError
+
+
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/servegate`` (default ``~/.cache/servegate``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "servegate"
+
 
 CNI_BIN_DIR = Path("/usr/lib/cni")
 """Debian's containernetworking-plugins install directory."""
 
 CNI_NETWORK = "servegate"
 """Name of our CNI network; host-local and libcni name their state files after it."""
+
+DEVICE_PLUGINS_DIR = Path("/var/lib/kubelet/device-plugins")
 
 BRIDGE = "sgbr0"
 """The node's pod bridge; at most 15 characters (IFNAMSIZ)."""
@@ -108,7 +118,9 @@ class Layout:
 
     @property
     def containerd_root(self) -> Path:
-        return self.containerd_dir / "root"
+        """Content store and snapshots, kept in the cache across clusters (one real node per
+        host): imported images survive ``down``, so the next ``up`` skips the import."""
+        return cache_root() / "node" / "containerd-root"
 
     @property
     def containerd_state(self) -> Path:
@@ -149,7 +161,9 @@ class Layout:
 
     @property
     def device_plugins_dir(self) -> Path:
-        return self.kubelet_dir / "device-plugins"
+        """Hard-coded in the kubelet (deviceplugin v1beta1 ``DevicePluginPath``), whatever
+        ``--root-dir`` says: the one system path the node has to use."""
+        return DEVICE_PLUGINS_DIR
 
     @property
     def kube_proxy_config(self) -> Path:
@@ -174,7 +188,7 @@ class Layout:
 
     def check(self) -> None:
         """Refuse a state directory whose socket paths would exceed the kernel's limit."""
-        longest = self.device_plugins_dir / "sg-mig-1g.5gb.sock"
+        longest = self.kubelet_dir / "pod-resources" / "kubelet.sock"
         if len(str(longest).encode()) > 107:
             raise ConfigError(
                 f"node state directory {self.root} is too long for unix sockets; pick a shorter one"

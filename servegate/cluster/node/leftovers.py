@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from servegate.cluster.node import net
-from servegate.cluster.node.layout import BRIDGE, CNI_NETWORK, Layout
+from servegate.cluster.node.layout import BRIDGE, CNI_NETWORK, DEVICE_PLUGINS_DIR, Layout
 from servegate.cluster.node.procs import Supervisor, is_running
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -27,8 +27,9 @@ def _mount_points() -> list[str]:
 
 
 def our_mounts(layout: Layout) -> list[str]:
-    root = str(layout.root.resolve())
-    return [p for p in _mount_points() if p == root or p.startswith(root + "/")]
+    """Mounts under the state directory or containerd's root (its tmpmounts while unpacking)."""
+    roots = [str(layout.root.resolve()), str(layout.containerd_root.resolve())]
+    return [p for p in _mount_points() if any(p == r or p.startswith(r + "/") for r in roots)]
 
 
 def our_shims(layout: Layout) -> list[int]:
@@ -56,12 +57,26 @@ def our_cgroups() -> list[str]:
     return found
 
 
+def cgroup_pids() -> list[int]:
+    """Processes inside our cgroup subtree: pod containers, even if their shim is gone."""
+    top = CGROUP_ROOT / "pids" / "servegate"
+    pids: set[int] = set()
+    if top.is_dir():
+        for procs in top.rglob("cgroup.procs"):
+            try:
+                pids.update(int(x) for x in procs.read_text().split())
+            except OSError:
+                continue
+    return sorted(pids)
+
+
 def find(layout: Layout) -> list[str]:
     """One line per leftover; empty means the host is clean of this node."""
     out: list[str] = []
     sup = Supervisor(layout.run_dir)
     out += [f"process {r.name} pid {r.pid}" for r in sup.records() if is_running(r)]
     out += [f"process pid {pid} uses {layout.containerd_socket}" for pid in our_shims(layout)]
+    out += [f"process pid {pid} in cgroup /servegate" for pid in cgroup_pids()]
     out += [f"mount {p}" for p in our_mounts(layout)]
     if layout.netns_dir.is_dir():
         out += [f"netns {p}" for p in sorted(layout.netns_dir.iterdir())]
@@ -71,6 +86,11 @@ def find(layout: Layout) -> list[str]:
     for where, chains in net.kube_chains().items():
         out += [f"iptables {where} chain {c}" for c in chains]
     out += [f"cgroup {c}" for c in our_cgroups()]
+    record = layout.root / "created-dirs.json"
+    if record.exists():
+        out.append(f"file {record} (device-plugins directory not cleaned)")
+    for pattern in ("sg-*.sock", "kubelet.sock", "kubelet_internal_checkpoint"):
+        out += [f"file {p}" for p in sorted(DEVICE_PLUGINS_DIR.glob(pattern))]
     if CNI_RESULTS.is_dir():
         out += [f"cni state {p}" for p in sorted(CNI_RESULTS.glob(f"{CNI_NETWORK}-*"))]
     return out

@@ -10,6 +10,7 @@ rules kube-proxy adds. Every change is undone by :func:`teardown`.
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from servegate.cluster.node.layout import BRIDGE, NodeSpec
 from servegate.errors import UserError
 
 GUARD = "SERVEGATE-FWD"
+SYSCTLS_FILE = "sysctls.json"
+"""Saved host sysctls; its presence also marks the node that owns the host network."""
 SYSCTLS = {
     "net/ipv4/ip_forward": "1",
     "net/bridge/bridge-nf-call-iptables": "1",
@@ -71,7 +74,7 @@ def guard_rules(spec: NodeSpec) -> list[list[str]]:
 
 def setup(spec: NodeSpec, state: Path) -> None:
     """Create the bridge and its address, the Service route and the FORWARD guard."""
-    save_sysctls(state / "sysctls.json")
+    save_sysctls(state / SYSCTLS_FILE)
     prefix = spec.pod_cidr.split("/")[1]
     if not link_exists(BRIDGE):
         _run("ip", "link", "add", BRIDGE, "type", "bridge")
@@ -115,7 +118,7 @@ def flush_chains() -> None:
             ours = [r.split()[1] for r in rules if r.startswith("-N ")]
             ours = [c for c in ours if c.startswith(("KUBE-", GUARD))]
             for rule in rules:
-                parts = rule.split()
+                parts = shlex.split(rule)  # comments are quoted and contain spaces
                 if parts[0] == "-A" and parts[1] not in ours and any(p in ours for p in parts[2:]):
                     _run(tool, "-w", "-t", table, "-D", *parts[1:], check=False)
             for chain in ours:
@@ -137,4 +140,4 @@ def teardown(state: Path) -> None:
     if link_exists(BRIDGE):
         _run("ip", "link", "del", BRIDGE, check=False)
     flush_chains()
-    restore_sysctls(state / "sysctls.json")
+    restore_sysctls(state / SYSCTLS_FILE)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ import yaml
 
 from servegate.cluster.api import Api, ApiError, ready_nodes
 from servegate.cluster.node import addons, configs, containerd, gobuild, images, leftovers, net
-from servegate.cluster.node.layout import GpuSpec, Layout, NodeSpec
+from servegate.cluster.node.layout import BRIDGE, GpuSpec, Layout, NodeSpec
 from servegate.cluster.node.procs import ProcRecord, Supervisor, start_ticks, stop_pid
 from servegate.errors import UserError
 
@@ -77,8 +78,13 @@ def up(inp: NodeInputs, progress: Progress = lambda _m: None) -> UpReport:
     layout.root.mkdir(parents=True, exist_ok=True)
     sup = Supervisor(layout.run_dir)
     rep = UpReport()
-    if not (layout.root / "sysctls.json").exists() and net.kube_chains():
-        raise UserError("KUBE-* iptables chains already exist: another Kubernetes node runs here")
+    if not owns_host_network(layout):
+        if net.link_exists(BRIDGE):
+            raise UserError(f"interface {BRIDGE} exists: another servegate node runs on this host")
+        if net.kube_chains():
+            raise UserError("KUBE-* iptables chains exist: another Kubernetes node runs here")
+
+    prepare_system_dirs(layout)  # also records which fixed system dirs we create
 
     done = _timed(rep, "images", progress)
     rep.images = [images.pause(), images.probe(), images.sim()]
@@ -134,6 +140,11 @@ def up(inp: NodeInputs, progress: Progress = lambda _m: None) -> UpReport:
     return rep
 
 
+def owns_host_network(layout: Layout) -> bool:
+    """True if this node set up the host's bridge, chains and sysctls (and has to undo them)."""
+    return (layout.root / net.SYSCTLS_FILE).exists()
+
+
 def make_cgroup_root() -> None:
     """Create ``/servegate`` in every cgroup v1 hierarchy: the kubelet's cgroupRoot must exist.
 
@@ -175,7 +186,7 @@ def register_node(api: Api, spec: NodeSpec) -> None:
 
 def _import_images(layout: Layout, built: list[images.Built]) -> None:
     """Import each tarball once per containerd root (a marker remembers what was imported)."""
-    marker = layout.containerd_dir / "imported.json"
+    marker = layout.containerd_root / "servegate-imported.json"
     done: dict[str, str] = json.loads(marker.read_text()) if marker.exists() else {}
     for b in built:
         if done.get(b.ref) == b.tarball.name and containerd.has_image(layout, b.ref):
@@ -183,6 +194,53 @@ def _import_images(layout: Layout, built: list[images.Built]) -> None:
         containerd.import_image(layout, b.tarball)
         done[b.ref] = b.tarball.name
         marker.write_text(json.dumps(done))
+
+
+CREATED_DIRS = "created-dirs.json"
+SYSTEM_DIRS = (
+    Path("/run/containerd"),
+    Path("/run/containerd/s"),
+    Path("/var/lib/kubelet"),
+)
+"""Fixed paths of Debian's containerd 1.6 and the kubelet; removed by down if up created them."""
+DEVICE_PLUGIN_FILES = ("kubelet.sock", "kubelet_internal_checkpoint", "sg-*.sock")
+"""What the kubelet and fakegpu leave in the (system) device-plugins directory."""
+
+
+def prepare_system_dirs(layout: Layout) -> None:
+    """Create the kubelet's fixed device-plugins directory, remembering what we created."""
+    record = layout.root / CREATED_DIRS
+    if record.exists():
+        return
+    sock = layout.device_plugins_dir / "kubelet.sock"
+    if sock.exists() and _socket_answers(sock):
+        raise UserError(f"{sock} answers: another kubelet runs on this host")
+    # containerd 1.6 always puts shim sockets in /run/containerd/s: remove it if we made it.
+    created = [str(d) for d in (*SYSTEM_DIRS, layout.device_plugins_dir) if not d.exists()]
+    layout.device_plugins_dir.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(created))
+
+
+def _socket_answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _clean_device_plugins_dir(layout: Layout) -> None:
+    record = layout.root / CREATED_DIRS
+    if not record.exists():
+        return
+    for pattern in DEVICE_PLUGIN_FILES:
+        for f in layout.device_plugins_dir.glob(pattern):
+            f.unlink(missing_ok=True)
+    for d in sorted(json.loads(record.read_text()), key=len, reverse=True):
+        with contextlib.suppress(OSError):
+            Path(d).rmdir()
+    record.unlink()
 
 
 def _start_fakegpu(layout: Layout, sup: Supervisor, binary: Path, gpus: GpuSpec) -> None:
@@ -241,11 +299,19 @@ def down(
         ticks = start_ticks(pid)
         if ticks is not None:
             stop_pid(ProcRecord("shim", pid, ticks), timeout=5)
+    if owns_host_network(layout):
+        # After a crash, containers outlive their shims: they are ours by their cgroup.
+        for pid in leftovers.cgroup_pids():
+            ticks = start_ticks(pid)
+            if ticks is not None:
+                stop_pid(ProcRecord("container", pid, ticks), timeout=2)
     _unmount_all(layout)
-    if kube_proxy is not None and kube_proxy.exists():
-        subprocess.run([str(kube_proxy), "--cleanup"], capture_output=True, check=False)
-    net.teardown(layout.root)
-    _remove_cgroups()
+    _clean_device_plugins_dir(layout)
+    if owns_host_network(layout):  # never touch another node's bridge, chains or cgroups
+        if kube_proxy is not None and kube_proxy.exists():
+            subprocess.run([str(kube_proxy), "--cleanup"], capture_output=True, check=False)
+        _remove_cgroups()
+        net.teardown(layout.root)
     for f in leftovers.CNI_RESULTS.glob("servegate-*") if leftovers.CNI_RESULTS.is_dir() else []:
         f.unlink(missing_ok=True)
     for volatile in (layout.containerd_state, layout.kubelet_dir, layout.cni_ipam_dir):

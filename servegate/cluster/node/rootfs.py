@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from servegate.cluster.node.gobuild import cache_root
+from servegate.cluster.node.layout import cache_root
 from servegate.cluster.node.oci import dir_layer
 from servegate.errors import UserError
 

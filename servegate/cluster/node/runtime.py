@@ -117,7 +117,10 @@ class LocalNode:
 
     def up(self, ctx: NodeContext) -> None:
         inp = self._inputs(ctx)
-        rep = nodemod.up(inp, progress=ctx.log)
+        try:
+            rep = nodemod.up(inp, progress=ctx.log)
+        finally:
+            inp.api.close()
         took = ", ".join(f"{k} {v:.1f}s" for k, v in rep.timings.items())
         ctx.log(
             f"node {inp.spec.name} Ready ({took}); Prometheus on 127.0.0.1:{inp.prometheus_port}"

@@ -56,7 +56,11 @@ def deprecated(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     for obj in objects:
         replacement = table.deprecated.get((obj.api_version, obj.kind))
         if replacement:
-            yield Hit(obj, f"{obj.api_version} {obj.kind} is deprecated; use {replacement}", ("apiVersion",))
+            yield Hit(
+                obj,
+                f"{obj.api_version} {obj.kind} is deprecated; use {replacement}",
+                ("apiVersion",),
+            )
 
 
 @REGISTRY.rule(
@@ -74,7 +78,9 @@ def unknown_kind(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     table = _table(objects)
     for obj in objects:
         if obj.kind and obj.kind not in table.served:
-            yield Hit(obj, f"unknown kind {obj.kind} ({obj.api_version or 'no apiVersion'})", ("kind",))
+            yield Hit(
+                obj, f"unknown kind {obj.kind} ({obj.api_version or 'no apiVersion'})", ("kind",)
+            )
 
 
 def _path(dotted: str) -> Path_:

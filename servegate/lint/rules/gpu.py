@@ -10,11 +10,12 @@ from servegate.lint.model import REGISTRY, Hit, K8sObject, Severity
 from servegate.lint.workloads import (
     PodTemplate,
     all_templates,
+    as_dict,
+    as_list,
     command_words,
     get,
     gpu_count,
     is_extended_resource,
-    is_gpu_resource,
     parse_quantity,
     resources,
     template_gpus,
@@ -95,13 +96,13 @@ def extended_not_integer(objects: Sequence[K8sObject]) -> Iterator[Hit]:
 
 
 def _node_keys(spec: dict[str, Any]) -> set[str]:
-    keys = {str(k) for k in (spec.get("nodeSelector") or {})}
+    keys = {str(k) for k in as_dict(spec.get("nodeSelector"))}
     terms = get(
         spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
         "nodeSelectorTerms",
     )  # fmt: skip
-    for term in terms if isinstance(terms, list) else []:
-        for expr in (term or {}).get("matchExpressions") or []:
+    for term in as_list(terms):
+        for expr in as_list(as_dict(term).get("matchExpressions")):
             if isinstance(expr, dict) and expr.get("operator") not in ("NotIn", "DoesNotExist"):
                 keys.add(str(expr.get("key")))
     return keys
@@ -157,7 +158,9 @@ def gpu_toleration(objects: Sequence[K8sObject]) -> Iterator[Hit]:
             ):
                 ok = True
         if not ok:
-            yield Hit(template.obj, "requests GPUs but has no toleration for GPU taints", template.path)
+            yield Hit(
+                template.obj, "requests GPUs but has no toleration for GPU taints", template.path
+            )
 
 
 @REGISTRY.rule(
@@ -241,13 +244,15 @@ def tensor_parallel(objects: Sequence[K8sObject]) -> Iterator[Hit]:
 
 def _shm_mounted(template: PodTemplate, container: dict[str, Any]) -> bool:
     memory_volumes = {
-        v.get("name")
-        for v in template.spec.get("volumes") or []
+        str(v.get("name"))
+        for v in as_list(template.spec.get("volumes"))
         if isinstance(v, dict) and get(v, "emptyDir", "medium") == "Memory"
     }
     return any(
-        isinstance(m, dict) and m.get("mountPath") == "/dev/shm" and m.get("name") in memory_volumes
-        for m in container.get("volumeMounts") or []
+        isinstance(m, dict)
+        and m.get("mountPath") == "/dev/shm"
+        and str(m.get("name")) in memory_volumes
+        for m in as_list(container.get("volumeMounts"))
     )
 
 

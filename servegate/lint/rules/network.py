@@ -8,6 +8,8 @@ from typing import Any
 from servegate.lint.model import REGISTRY, Hit, K8sObject, Severity
 from servegate.lint.workloads import (
     all_templates,
+    as_dict,
+    as_list,
     get,
     same_namespace,
     selector_matches,
@@ -28,7 +30,7 @@ def _allows_dns(rule: dict[str, Any]) -> bool:
     ports = rule.get("ports")
     if not ports:
         return True  # every port
-    for port in ports:
+    for port in as_list(ports):
         if not isinstance(port, dict):
             continue
         if port.get("protocol", "TCP") != "UDP":
@@ -57,13 +59,13 @@ def egress_dns(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     for obj in objects:
         if obj.kind != "NetworkPolicy":
             continue
-        spec = obj.doc.get("spec") or {}
+        spec = as_dict(obj.doc.get("spec"))
         types = spec.get("policyTypes")
         egress = spec.get("egress")
         restricts = "Egress" in types if isinstance(types, list) else egress is not None
         if not restricts:
             continue
-        rules = [r for r in egress or [] if isinstance(r, dict)]
+        rules = [r for r in as_list(egress) if isinstance(r, dict)]
         if not any(_allows_dns(r) for r in rules):
             what = "no egress rule at all" if not rules else "no egress rule for UDP port 53"
             path = ("spec", "egress") if egress is not None else ("spec", "policyTypes")
@@ -82,7 +84,7 @@ def _selected_templates(service: K8sObject, objects: Sequence[K8sObject]) -> lis
 
 
 def _internal(service: K8sObject) -> bool:
-    annotations = service.metadata.get("annotations") or {}
+    annotations = as_dict(service.metadata.get("annotations"))
     for key, value in _INTERNAL_LB_ANNOTATIONS.items():
         if str(annotations.get(key, "")).lower() == value:
             return True
@@ -108,7 +110,9 @@ def loadbalancer(objects: Sequence[K8sObject]) -> Iterator[Hit]:
         if _internal(obj):
             continue
         if any(serves_models(t) for t in _selected_templates(obj, objects)):
-            yield Hit(obj, "exposes a model server through a public load balancer", ("spec", "type"))
+            yield Hit(
+                obj, "exposes a model server through a public load balancer", ("spec", "type")
+            )
 
 
 @REGISTRY.rule(

@@ -10,6 +10,8 @@ from servegate.lint.workloads import (
     CONTROLLER_PROBED_KINDS,
     PodTemplate,
     all_templates,
+    as_dict,
+    as_list,
     get,
     pod_templates,
     same_namespace,
@@ -41,7 +43,9 @@ def _target(obj: K8sObject) -> tuple[str, str, Path_] | None:
     return str(ref.get("kind") or default_kind), ref["name"], path
 
 
-def _resolve(obj: K8sObject, objects: Sequence[K8sObject], kind: str, name: str) -> K8sObject | None:
+def _resolve(
+    obj: K8sObject, objects: Sequence[K8sObject], kind: str, name: str
+) -> K8sObject | None:
     for other in objects:
         if other.kind == kind and other.name == name and same_namespace(obj, other):
             return other
@@ -122,7 +126,7 @@ def _container_names(target: K8sObject) -> set[str]:
 
 def _container_policies(vpa: K8sObject) -> list[tuple[int, dict[str, Any]]]:
     policies = get(vpa.doc, "spec", "resourcePolicy", "containerPolicies")
-    return [(i, p) for i, p in enumerate(policies or []) if isinstance(p, dict)]
+    return [(i, p) for i, p in enumerate(as_list(policies)) if isinstance(p, dict)]
 
 
 _POLICIES: Path_ = ("spec", "resourcePolicy", "containerPolicies")
@@ -179,7 +183,9 @@ def pdb_nothing(objects: Sequence[K8sObject]) -> Iterator[Hit]:
             continue
         selector = get(obj.doc, "spec", "selector")
         pods = _pods_in(obj, objects)
-        if not isinstance(selector, dict) or not any(selector_matches(selector, t.labels) for t in pods):
+        if not isinstance(selector, dict) or not any(
+            selector_matches(selector, t.labels) for t in pods
+        ):
             yield Hit(obj, "selector matches no pod of the linted workloads", ("spec", "selector"))
 
 
@@ -187,7 +193,7 @@ def _hpa_resources(obj: K8sObject) -> set[str]:
     """cpu/memory an HPA (or a KEDA ScaledObject, through its HPA) scales on."""
     found: set[str] = set()
     if obj.kind == "HorizontalPodAutoscaler":
-        for metric in get(obj.doc, "spec", "metrics") or []:
+        for metric in as_list(get(obj.doc, "spec", "metrics")):
             for key in ("resource", "containerResource"):
                 name = get(metric, key, "name")
                 if isinstance(name, str):
@@ -195,7 +201,7 @@ def _hpa_resources(obj: K8sObject) -> set[str]:
         if get(obj.doc, "spec", "targetCPUUtilizationPercentage") is not None:
             found.add("cpu")  # autoscaling/v1
     elif obj.kind == "ScaledObject":
-        for trigger in get(obj.doc, "spec", "triggers") or []:
+        for trigger in as_list(get(obj.doc, "spec", "triggers")):
             if isinstance(trigger, dict) and trigger.get("type") in ("cpu", "memory"):
                 found.add(str(trigger["type"]))
     return found & _VPA_RESOURCES
@@ -266,14 +272,14 @@ def vpa_extended(objects: Sequence[K8sObject]) -> Iterator[Hit]:
             continue
         for index, policy in _container_policies(obj):
             for key in ("minAllowed", "maxAllowed"):
-                for name in policy.get(key) or {}:
+                for name in as_dict(policy.get(key)):
                     if name not in _VPA_RESOURCES:
                         yield Hit(
                             obj,
                             f"{key} sets {name}, which the VPA cannot manage",
                             (*_POLICIES, index, key, str(name)),
                         )
-            for name in policy.get("controlledResources") or []:
+            for name in as_list(policy.get("controlledResources")):
                 if name not in _VPA_RESOURCES:
                     yield Hit(
                         obj,
@@ -287,7 +293,11 @@ def _min_replicas(template: PodTemplate, objects: Sequence[K8sObject]) -> int:
     count = template.replicas or 1
     for obj in objects:
         target = _target(obj)
-        if target is None or obj.kind == "VerticalPodAutoscaler" or not same_namespace(obj, template.obj):
+        if (
+            target is None
+            or obj.kind == "VerticalPodAutoscaler"
+            or not same_namespace(obj, template.obj)
+        ):
             continue
         if target[:2] == (template.obj.kind, template.obj.name):
             key = "minReplicaCount" if obj.kind == "ScaledObject" else "minReplicas"
@@ -339,7 +349,7 @@ def pdb_blocks(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     for obj in objects:
         if obj.kind != "PodDisruptionBudget":
             continue
-        spec = obj.doc.get("spec") or {}
+        spec = as_dict(obj.doc.get("spec"))
         if spec.get("maxUnavailable") in (0, "0", "0%"):
             yield Hit(obj, "maxUnavailable 0 never allows an eviction", ("spec", "maxUnavailable"))
             continue

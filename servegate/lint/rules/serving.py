@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 from servegate.lint.model import REGISTRY, Hit, K8sObject, Severity
 from servegate.lint.workloads import CONTROLLER_PROBED_KINDS, all_templates, is_model_server
 
-PROBES_DOC = (
-    "https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/"
-)
+PROBES_DOC = "https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/"
 
 
 def image_unpinned(image: str) -> bool:
@@ -39,7 +38,9 @@ def unpinned(objects: Sequence[K8sObject]) -> Iterator[Hit]:
                 yield Hit(template.obj, f"image {image!r} is not pinned", (*path, "image"))
 
 
-def _model_containers(objects: Sequence[K8sObject]) -> Iterator[tuple[K8sObject, tuple[str | int, ...], dict[str, object]]]:
+def _model_containers(
+    objects: Sequence[K8sObject],
+) -> Iterator[tuple[K8sObject, tuple[str | int, ...], dict[str, object]]]:
     for template in all_templates(objects):
         if template.obj.kind in CONTROLLER_PROBED_KINDS:
             continue
@@ -103,3 +104,34 @@ def liveness_without_startup(objects: Sequence[K8sObject]) -> Iterator[Hit]:
                 f"model server {container.get('name')!r} has a livenessProbe but no startupProbe",
                 (*path, "livenessProbe"),
             )
+
+
+_CREDENTIAL_NAME = re.compile(r"(TOKEN|API_?KEY|SECRET|PASSWORD|CREDENTIALS?)$", re.IGNORECASE)
+
+
+@REGISTRY.rule(
+    "SG205",
+    "credential-in-plain-env",
+    Severity.WARNING,
+    "A token or API key (HF_TOKEN, VLLM_API_KEY, ...) written as a literal env value.",
+    "A literal value is stored in Git, in the Deployment object and in every ReplicaSet, and "
+    "is readable by anyone who can read those; Kubernetes' good practices for Secrets say to "
+    "reference a Secret instead. Gated model downloads make HF_TOKEN the usual victim.",
+    "Move the value into a Secret (or a SealedSecret/ExternalSecret) and use "
+    "valueFrom.secretKeyRef.",
+    "https://kubernetes.io/docs/concepts/security/secrets-good-practices/",
+)
+def credential_env(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    for template in all_templates(objects):
+        for path, container in template.containers(init=True):
+            env = container.get("env")
+            for index, var in enumerate(env if isinstance(env, list) else []):
+                if not isinstance(var, dict):
+                    continue
+                name, value = var.get("name"), var.get("value")
+                if isinstance(name, str) and _CREDENTIAL_NAME.search(name) and value:
+                    yield Hit(
+                        template.obj,
+                        f"container {container.get('name')!r} sets {name} as a literal value",
+                        (*path, "env", index, "value"),
+                    )

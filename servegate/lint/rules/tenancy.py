@@ -7,6 +7,8 @@ from collections.abc import Iterator, Sequence
 from servegate.lint.model import REGISTRY, Hit, K8sObject, Severity
 from servegate.lint.workloads import (
     all_templates,
+    as_dict,
+    as_list,
     get,
     is_model_server,
     pod_templates,
@@ -33,21 +35,21 @@ def shared_rwx(objects: Sequence[K8sObject]) -> Iterator[Hit]:
         (o.namespace or "default", o.name)
         for o in objects
         if o.kind == "PersistentVolumeClaim"
-        and "ReadWriteMany" in (get(o.doc, "spec", "accessModes") or [])
+        and "ReadWriteMany" in as_list(get(o.doc, "spec", "accessModes"))
     }
     for obj in objects:
         if obj.kind != "StatefulSet":
             continue
         for template in pod_templates(obj):
             claims = {
-                str(v.get("name")): get(v, "persistentVolumeClaim", "claimName")
-                for v in template.spec.get("volumes") or []
+                str(v.get("name")): str(get(v, "persistentVolumeClaim", "claimName"))
+                for v in as_list(template.spec.get("volumes"))
                 if isinstance(v, dict)
             }
             for path, container in template.containers():
                 if not is_model_server(template, container):
                     continue
-                for index, mount in enumerate(container.get("volumeMounts") or []):
+                for index, mount in enumerate(as_list(container.get("volumeMounts"))):
                     if not isinstance(mount, dict) or mount.get("readOnly") is True:
                         continue
                     claim = claims.get(str(mount.get("name")))
@@ -85,7 +87,7 @@ def gpu_quota(objects: Sequence[K8sObject]) -> Iterator[Hit]:
             for o in objects
             if o.kind == "ResourceQuota"
             and same_namespace(o, gpu_users[0].obj)
-            and any("gpu" in str(k) for k in (get(o.doc, "spec", "hard") or {}))
+            and any("gpu" in str(k) for k in as_dict(get(o.doc, "spec", "hard")))
         ]
         if not quotas:
             yield Hit(
@@ -93,3 +95,30 @@ def gpu_quota(objects: Sequence[K8sObject]) -> Iterator[Hit]:
                 f"runs GPU workloads ({gpu_users[0].obj.ref}) without a GPU ResourceQuota",
                 ("metadata", "name"),
             )
+
+
+PRIORITY_EXPANDER = "cluster-autoscaler-priority-expander"
+
+
+@REGISTRY.rule(
+    "SG603",
+    "priority-expander-namespace",
+    Severity.WARNING,
+    "The cluster-autoscaler-priority-expander ConfigMap outside kube-system.",
+    "The cluster autoscaler reads its priority list only from a ConfigMap of exactly this name "
+    "in its own namespace (kube-system by default) and only with --expander=priority; "
+    "elsewhere it is ignored and GPU node groups are picked at random (cluster-autoscaler "
+    "'Priority based expander' docs). Managed autoscalers (GKE, for one) do not read it at all.",
+    "Create it in the autoscaler's namespace (metadata.namespace: kube-system) and run the "
+    "autoscaler with --expander=priority.",
+    "https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/expander/priority/readme.md",
+)
+def priority_expander(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    for obj in objects:
+        if (
+            obj.kind == "ConfigMap"
+            and obj.name == PRIORITY_EXPANDER
+            and obj.namespace != "kube-system"
+        ):
+            where = obj.namespace or "the current namespace"
+            yield Hit(obj, f"is in {where}, not kube-system", ("metadata",))

@@ -56,10 +56,12 @@ def layout() -> Iterator[Layout]:
 def test_sandbox_gets_a_pod_ip_and_down_leaves_nothing(layout: Layout) -> None:
     spec = NodeSpec()
     forward_before = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    dirs_before = [d for d in nodemod.SYSTEM_DIRS if d.exists()]
     sup = Supervisor(layout.run_dir)
     pause = images.pause()
     tool = gobuild.build("nodetool")
     (layout.root / "nodetool").write_text(str(tool))
+    nodemod.prepare_system_dirs(layout)
     net.setup(spec, layout.root)
     layout.cni_conf_dir.mkdir(parents=True)
     (layout.cni_conf_dir / "10-servegate.conflist").write_text(
@@ -92,3 +94,4 @@ def test_sandbox_gets_a_pod_ip_and_down_leaves_nothing(layout: Layout) -> None:
 
     assert nodemod.down(layout.root) == []
     assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == forward_before
+    assert [d for d in nodemod.SYSTEM_DIRS if d.exists()] == dirs_before

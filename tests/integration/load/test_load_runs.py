@@ -114,6 +114,40 @@ def test_open_loop_poisson_records_schedule(tmp_path: Path) -> None:
     assert [s["rate_rps"] for s in meta["stages"]] == [10, 30]
 
 
+def test_sweep_steps_are_judged_by_the_master(tmp_path: Path) -> None:
+    prof = _profile(
+        tmp_path,
+        """\
+        kind: Profile
+        name: it-sweep
+        api: chat
+        model: sim-model
+        load: {type: open, arrival: constant, max_in_flight: 64}
+        shape:
+          type: sweep
+          start: 4
+          stop: 8
+          step: 4
+          step_duration: 1.5s
+          settle: 0.25s
+          criteria: {max_error_rate: 0.5, min_achieved_ratio: 0.1}
+        prompt: {mean: 8}
+        output: {mean: 4}
+        workers: 1
+    """,
+    )
+    res = _servegate("run", "--profile", str(prof), "--sim", "--results", str(tmp_path / "r"))
+    assert res.returncode == 0, res.stdout + res.stderr
+    run = _run_dir(tmp_path / "r")
+    load = orjson.loads((run / "load.json").read_bytes())
+    assert [(v["level"], v["passed"]) for v in load["verdicts"]] == [(4, True), (8, True)]
+    assert all(v["requests"] > 0 for v in load["verdicts"])
+    meta = orjson.loads((run / "run.json").read_bytes())
+    assert [s["rate_rps"] for s in meta["stages"]] == [4, 8]
+    steps = Counter(r.tags["step"] for r in read_records(run))
+    assert set(steps) == {"0", "1"}
+
+
 @pytest.fixture
 def faulty_url() -> Iterator[str]:
     proc = subprocess.Popen(

@@ -59,8 +59,8 @@ def test_search_brackets_the_capacity_within_tolerance(capacity: float) -> None:
 def test_search_doubles_then_bisects() -> None:
     plan = SearchPlan(start_rps=25, max_rps=20000, tolerance=0.05, max_probes=30)
     rates = [p.target_rps for p in simulate(180.0, plan)]
-    assert rates[:4] == [25, 50, 100, 200]
-    assert rates[4] == 150  # midway between the best pass (100) and the first failure (200)
+    assert rates[:5] == [25, 50, 100, 200, 200]  # the first failure is probed twice
+    assert rates[5] == 150  # midway between the best pass (100) and the failing rate (200)
 
 
 def test_search_stops_at_max_rate_and_says_so() -> None:
@@ -76,8 +76,8 @@ def test_search_stops_at_max_rate_and_says_so() -> None:
 def test_failing_first_probe_steps_down() -> None:
     plan = SearchPlan(start_rps=100, max_rps=20000, tolerance=0.1, max_probes=20)
     probes = simulate(10.0, plan)
-    assert probes[0].target_rps == 100 and not probes[0].passed
-    assert probes[1].target_rps == 25
+    assert [p.target_rps for p in probes[:3]] == [100, 100, 25]
+    assert not probes[0].passed and not probes[1].passed
     knee = find_knee(probes, plan)
     assert 0 < knee.ceiling_rps <= 10.0 < (knee.first_failure_rps or 0)
 
@@ -85,22 +85,40 @@ def test_failing_first_probe_steps_down() -> None:
 def test_nothing_passes_gives_zero_ceiling() -> None:
     plan = SearchPlan(start_rps=8, max_rps=100, tolerance=0.1, max_probes=10)
     probes = simulate(0.5, plan)
-    assert [p.target_rps for p in probes] == [8, 2]  # 0.5 would be below 1 req/s
+    assert [p.target_rps for p in probes] == [8, 8, 2, 2]  # 0.5 would be below 1 req/s
     assert find_knee(probes, plan).ceiling_rps == 0.0
 
 
 def test_a_lucky_pass_above_a_failure_does_not_raise_the_ceiling() -> None:
     plan = SearchPlan()
-    probes = [probe(100, True), probe(200, False), probe(400, True)]
+    probes = [probe(100, True), probe(200, False), probe(200, False), probe(400, True)]
     knee = find_knee(probes, plan)
     assert knee.ceiling_rps == 100
     assert knee.first_failure_rps == 200
-    assert next_rate(probes, plan) is None  # a pass above a failure: noise, stop
+    assert next_rate(probes, plan) == 150
+
+
+def test_one_noisy_failure_is_retried_and_outweighed_by_a_pass() -> None:
+    plan = SearchPlan(start_rps=25, max_rps=20000, tolerance=0.1, max_probes=20)
+    probes = [probe(25, True), probe(50, False)]
+    assert next_rate(probes, plan) == 50  # confirm before believing
+    probes.append(probe(50, True))
+    assert next_rate(probes, plan) == 100  # the pass wins; keep doubling
+    assert find_knee(probes, plan).ceiling_rps == 50
+
+
+def test_unconfirmed_failure_still_bounds_the_knee_when_probes_run_out() -> None:
+    plan = SearchPlan(max_probes=3)
+    probes = [probe(25, True), probe(50, True), probe(100, False)]
+    assert next_rate(probes, plan) is None
+    knee = find_knee(probes, plan)
+    assert knee.ceiling_rps == 50 and knee.first_failure_rps == 100
 
 
 def test_simulator_bound_is_reported() -> None:
     plan = SearchPlan()
-    probes = [probe(100, True), probe(200, False, reasons=["x", "simulator busy (97% of a core)"])]
+    busy = ["x", "simulator busy (97% of a core)"]
+    probes = [probe(100, True), probe(200, False, reasons=busy), probe(200, False)]
     assert find_knee(probes, plan).bound_by == "simulator"
 
 

@@ -76,7 +76,7 @@ def test_down_refuses_to_touch_a_process_it_did_not_start(tmp_path: Path) -> Non
                     "name": "etcd",
                     "pid": os.getpid(),
                     "cmdline": ["/cache/etcd"],
-                    "create_time": 1.0,
+                    "start_ticks": 1,
                     "log": str(state / "logs" / "etcd.log"),
                 }
             ]

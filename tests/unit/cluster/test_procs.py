@@ -28,9 +28,6 @@ class FakeProcess:
     def status(self) -> str:
         return "sleeping"
 
-    def create_time(self) -> float:
-        return self.table[self.pid][0]
-
     def cmdline(self) -> list[str]:
         return self.table[self.pid][1]
 
@@ -47,10 +44,15 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> type[FakeProcess]:
     FakeProcess.table = {}
     FakeProcess.signals = []
     monkeypatch.setattr(psutil, "Process", FakeProcess)
+    monkeypatch.setattr(
+        procs,
+        "start_ticks",
+        lambda pid: int(FakeProcess.table[pid][0]) if pid in FakeProcess.table else None,
+    )
     return FakeProcess
 
 
-def _rec(pid: int = 4242, t: float = 100.0, cmd: list[str] | None = None) -> ProcRecord:
+def _rec(pid: int = 4242, t: int = 100, cmd: list[str] | None = None) -> ProcRecord:
     return ProcRecord("etcd", pid, cmd or ["/cache/etcd", "--name=x"], t, "/tmp/etcd.log")
 
 
@@ -85,10 +87,10 @@ def test_stop_all_goes_in_reverse_start_order_and_clears_the_table(
     fake: Any, tmp_path: Path
 ) -> None:
     table = ProcessTable(tmp_path)
-    recs = [_rec(10, 1.0, ["a"]), _rec(11, 2.0, ["b"]), _rec(12, 3.0, ["c"])]
+    recs = [_rec(10, 1, ["a"]), _rec(11, 2, ["b"]), _rec(12, 3, ["c"])]
     table._save(recs)
     for r in recs[:2]:  # 12 is gone: it is skipped, not an error
-        fake.table[r.pid] = (r.create_time, r.cmdline)
+        fake.table[r.pid] = (r.start_ticks, r.cmdline)
     fake.table[12] = (9.0, ["someone-else"])
     assert table.stop_all() == ["etcd", "etcd"]
     assert [pid for pid, _ in fake.signals] == [11, 10]

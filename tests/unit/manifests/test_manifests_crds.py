@@ -71,3 +71,10 @@ def test_bad_sources_file_is_one_line(vendor: ModuleType, tmp_path: Path) -> Non
         str(err.value)
         == f"{tmp_path / 'SOURCES.yaml'}: sources[0] needs module, version, files[].path"
     )
+
+
+def test_kustomization_lists_every_crd(vendor: ModuleType) -> None:
+    import yaml
+
+    listed = yaml.safe_load((CRDS / "kustomization.yaml").read_text())["resources"]
+    assert sorted(listed) == sorted(vendor.vendored_names(CRDS))

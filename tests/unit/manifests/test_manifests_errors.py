@@ -8,7 +8,13 @@ import pytest
 from click.testing import CliRunner
 
 from servegate.cli.render import render
-from servegate.k8s.render import RenderError, parse_objects, render_unit, resolve_unit
+from servegate.k8s.render import (
+    RenderError,
+    manifests_root,
+    parse_objects,
+    render_unit,
+    resolve_unit,
+)
 
 
 def one_line(exc: BaseException) -> str:
@@ -68,12 +74,14 @@ def test_unknown_unit_and_overlay() -> None:
         resolve_unit("no-such-unit")
     with pytest.raises(RenderError, match="has no overlay 'nope'"):
         resolve_unit("vllm-statefulset", "nope")
+    with pytest.raises(RenderError, match=r"pick an overlay with --overlay \(gpu, sim\)"):
+        resolve_unit("vllm-statefulset")
 
 
 def test_cli_prints_the_golden_render() -> None:
     result = CliRunner().invoke(render, ["vllm-statefulset", "--overlay", "sim", "--validate"])
     assert result.exit_code == 0, result.output
-    golden = resolve_unit("vllm-statefulset").joinpath("golden", "sim.yaml").read_text()
+    golden = (manifests_root() / "vllm-statefulset/golden/sim.yaml").read_text()
     assert result.output == golden
 
 

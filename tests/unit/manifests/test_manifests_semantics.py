@@ -135,9 +135,12 @@ def test_sim_keeps_gpu_requests_and_placement(target: Path) -> None:
 
 @pytest.mark.parametrize("target", cases("sim"), ids=lambda t: t.parent.parent.name)
 def test_sim_uses_simulator_image_only(target: Path) -> None:
+    # The exact image the embedded local cluster builds and imports into containerd.
+    from servegate.cluster.node.images import SIM
+
     imgs = [i for o in rendered(target) for i in images(o)]
     assert imgs
-    assert all(i.startswith("servegate/sim:") for i in imgs), imgs
+    assert set(imgs) == {SIM}
 
 
 @pytest.mark.parametrize("target", cases("gpu"), ids=lambda t: t.parent.parent.name)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from servegate.errors import UserError
-from servegate.k8s.validate import Problem, supported_versions, validate_objects
+from servegate.k8s.validate import Problem, supported_versions, validate_objects, vendored_kinds
 
 
 def obj(text: str) -> dict[str, Any]:
@@ -114,6 +114,10 @@ spec:
 def test_objects_without_kind_are_problems() -> None:
     problems = validate_objects([{"metadata": {"name": "x"}}])
     assert [p.message for p in problems] == ["apiVersion and kind must be strings"]
+    nameless = obj("apiVersion: v1\nkind: ConfigMap\nmetadata: {labels: {a: b}}\n")
+    assert [(p.path, p.message) for p in validate_objects([nameless])] == [
+        ("metadata.name", "required (or generateName)")
+    ]
 
 
 def test_k8s_versions() -> None:
@@ -124,3 +128,18 @@ def test_k8s_versions() -> None:
         validate_objects([obj(DEPLOYMENT)], k8s_version="9.99")
     with pytest.raises(UserError, match=r"is not like 1\.37"):
         validate_objects([obj(DEPLOYMENT)], k8s_version="latest")
+
+
+def test_vendored_kinds_cover_the_reference_crds() -> None:
+    kinds = vendored_kinds()
+    for gvk in [
+        ("serving.kserve.io", "v1beta1", "InferenceService"),
+        ("ray.io", "v1", "RayService"),
+        ("keda.sh", "v1alpha1", "ScaledObject"),
+        ("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler"),
+        ("monitoring.coreos.com", "v1", "ServiceMonitor"),
+        ("monitoring.coreos.com", "v1", "PrometheusRule"),
+        ("bitnami.com", "v1alpha1", "SealedSecret"),
+        ("cert-manager.io", "v1", "ClusterIssuer"),
+    ]:
+        assert gvk in kinds

@@ -11,7 +11,7 @@ import pytest
 import tomli_w
 import yaml
 
-from servegate.cluster.node import addons, configs, containerd
+from servegate.cluster.node import addons, configs, containerd, net
 from servegate.cluster.node.layout import BRIDGE, GpuSpec, Layout, NodeSpec
 from servegate.errors import ConfigError
 
@@ -39,12 +39,16 @@ def test_cni_has_no_masquerade_and_no_default_route(layout: Layout) -> None:
     assert ipaddress.ip_address(rng["gateway"]) in ipaddress.ip_network(rng["subnet"])
 
 
-def test_containerd_config_uses_only_our_paths_and_cgroupfs(layout: Layout) -> None:
+def test_containerd_config_uses_only_our_paths_and_cgroupfs(
+    layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     cfg = containerd.render_config(layout, "servegate.local/pause:9")
     # The rendered config survives a TOML round trip (what containerd will read).
     cfg = tomllib.loads(tomli_w.dumps(cfg))
-    for key in ("root", "state"):
-        assert _under(cfg[key], layout.root)
+    assert _under(cfg["state"], layout.root)
+    # Images persist in the user cache (one real node per host), never in /var/lib.
+    assert _under(cfg["root"], tmp_path / "cache" / "servegate")
     assert _under(cfg["grpc"]["address"], layout.root)
     cri = cfg["plugins"]["io.containerd.grpc.v1.cri"]
     assert cri["sandbox_image"] == "servegate.local/pause:9"
@@ -148,3 +152,17 @@ def test_layout_refuses_socket_paths_beyond_the_kernel_limit() -> None:
     Layout(Path("/root/.local/state/servegate/cluster/default/node")).check()
     with pytest.raises(ConfigError, match="too long"):
         Layout(Path("/") / ("x" * 80)).check()
+
+
+def test_forward_guard_accepts_only_the_pod_network_then_drops() -> None:
+    spec = NodeSpec()
+    rules = net.guard_rules(spec)
+    assert rules[-1] == ["-j", "DROP"]
+    accepts = [r for r in rules if r[-1] == "ACCEPT"]
+    assert accepts == [["-d", spec.pod_cidr, "-o", BRIDGE, "-j", "ACCEPT"]]
+
+
+def test_device_plugin_dir_is_the_kubelets_fixed_path(layout: Layout) -> None:
+    # The kubelet ignores --root-dir for device plugins; sockets must go where it listens.
+    assert layout.device_plugins_dir == Path("/var/lib/kubelet/device-plugins")
+    assert not _under(str(layout.device_plugins_dir), layout.root)

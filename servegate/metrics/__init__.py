@@ -1,0 +1,1 @@
+"""Request records and the figures computed from them (see docs/metrics.md)."""
