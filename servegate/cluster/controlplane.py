@@ -150,6 +150,9 @@ def apiserver_argv(
         f"--tls-private-key-file={p['apiserver'].key}",
         f"--kubelet-client-certificate={p['apiserver-kubelet-client'].cert}",
         f"--kubelet-client-key={p['apiserver-kubelet-client'].key}",
+        # Reach kubelets by their InternalIP (the node's bridge address), never by resolving
+        # their hostname through the host's resolver, which would send DNS off the machine.
+        "--kubelet-preferred-address-types=InternalIP",
         f"--service-account-key-file={p['sa'].cert}",
         f"--service-account-signing-key-file={p['sa'].key}",
         f"--service-account-issuer=https://kubernetes.default.svc.{network.CLUSTER_DOMAIN}",

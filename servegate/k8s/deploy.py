@@ -54,14 +54,67 @@ def create_namespace(cluster: Cluster, scope: RunScope, test: str) -> str:
     return name
 
 
+Applied = list[tuple[str, str, str, str | None]]
+
+# Cluster-scoped kinds that the reference units carry and that pods refer to by name. Each run
+# gets its own copy (name suffixed with the run id) so runs never share or fight over one.
+_PER_RUN_CLUSTER_KINDS = {"PriorityClass"}
+
+
+def per_run_names(objs: list[dict[str, Any]], scope: RunScope) -> list[dict[str, Any]]:
+    """Rename per-run cluster-scoped objects and rewrite the pod templates that use them."""
+    renames: dict[str, str] = {}
+    out = []
+    for o in objs:
+        if o.get("kind") in _PER_RUN_CLUSTER_KINDS:
+            o = copy.deepcopy(o)
+            old = o["metadata"]["name"]
+            new = f"{old}-{scope.run_id}"[:253].rstrip("-.")
+            o["metadata"]["name"] = new
+            renames[old] = new
+        out.append(o)
+    if not renames:
+        return out
+    result = []
+    for o in out:
+        pod = _pod_spec(o)
+        if pod is not None and pod.get("priorityClassName") in renames:
+            o = copy.deepcopy(o)
+            pod = _pod_spec(o)
+            assert pod is not None
+            pod["priorityClassName"] = renames[pod["priorityClassName"]]
+        result.append(o)
+    return result
+
+
+def _pod_spec(o: dict[str, Any]) -> dict[str, Any] | None:
+    spec = o.get("spec")
+    if not isinstance(spec, dict):
+        return None
+    if o.get("kind") == "Pod":
+        return spec
+    tmpl = spec.get("template")
+    if isinstance(tmpl, dict) and isinstance(tmpl.get("spec"), dict):
+        return tmpl["spec"]  # type: ignore[no-any-return]
+    return None
+
+
 def apply_objects(
-    cluster: Cluster, objs: Iterable[dict[str, Any]], namespace: str, scope: RunScope
-) -> list[tuple[str, str, str, str | None]]:
-    """Server-side apply each object; return (apiVersion, kind, name, namespace) applied."""
+    cluster: Cluster,
+    objs: Iterable[dict[str, Any]],
+    namespace: str,
+    scope: RunScope,
+    applied: Applied | None = None,
+) -> Applied:
+    """Server-side apply each object; return (apiVersion, kind, name, namespace) applied.
+
+    ``applied`` is appended to as objects go in, so a caller's teardown knows what to delete
+    even when a later object fails.
+    """
     from kubernetes.client.exceptions import ApiException
 
-    applied: list[tuple[str, str, str, str | None]] = []
-    for src in objs:
+    applied = [] if applied is None else applied
+    for src in per_run_names(list(objs), scope):
         obj = copy.deepcopy(src)
         kind, api_version = obj.get("kind", ""), obj.get("apiVersion", "")
         if kind == "Namespace":

@@ -26,7 +26,7 @@ def test_vllm_deployment_sim_serves_and_meets_loose_slo(
     with deploy_unit("vllm-deployment", overlay="sim", timeout_s=240) as dep:
         svc = dep.find("Service")["metadata"]["name"]
         with service_url(sg_cluster, dep.namespace, svc) as url:
-            res = run_profile("smoke", url)
+            res = run_profile("smoke", url, model="auto")
     s = res.summary
     assert s.counts.succeeded > 0, f"no successful request; errors: {s.counts.errors}"
     assert (s.counts.error_rate or 0.0) <= 0.01, f"errors by kind: {s.counts.errors}"

@@ -54,7 +54,6 @@ def render_config(layout: Layout, sandbox_image: str) -> dict[str, Any]:
                             "options": {
                                 "SystemdCgroup": False,
                                 "Root": str(layout.runc_root),
-                                "BinaryName": "/tmp/g2_runc_wrap.sh",
                             },
                         }
                     },

@@ -55,6 +55,7 @@ def test_containerd_config_uses_only_our_paths_and_cgroupfs(
     assert cri["netns_mounts_under_state_dir"] is True
     runc = cri["containerd"]["runtimes"]["runc"]["options"]
     assert runc["SystemdCgroup"] is False
+    assert "BinaryName" not in runc  # the runc on PATH (Debian's), no wrapper
     assert _under(runc["Root"], layout.root)
     assert _under(cri["cni"]["conf_dir"], layout.root)
 
@@ -166,3 +167,14 @@ def test_device_plugin_dir_is_the_kubelets_fixed_path(layout: Layout) -> None:
     # The kubelet ignores --root-dir for device plugins; sockets must go where it listens.
     assert layout.device_plugins_dir == Path("/var/lib/kubelet/device-plugins")
     assert not _under(str(layout.device_plugins_dir), layout.root)
+
+
+def test_every_registry_pull_goes_to_a_closed_loopback_port(layout: Layout) -> None:
+    containerd.write_config(layout, "servegate.local/pause:9")
+    cfg = tomllib.loads(layout.containerd_config.read_text())
+    certs = Path(cfg["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["config_path"])
+    assert _under(str(certs), layout.root)
+    default = tomllib.loads((certs / "_default" / "hosts.toml").read_text())
+    assert ipaddress.ip_address(default["server"].split("/")[2].split(":")[0]).is_loopback
+    (host,) = default["host"]  # containerd 1.6 ignores a hosts.toml without a host tree
+    assert host == default["server"]

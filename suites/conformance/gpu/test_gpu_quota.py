@@ -1,0 +1,20 @@
+"""Check 4: a pod over the namespace's GPU ResourceQuota is refused at admission.
+
+Setup: the seed article's ResourceQuota (requests/limits nvidia.com/gpu, here 2) in a fresh
+namespace, and a 1-GPU pod inside it. Assess: a 2-GPU pod (3 > 2) is refused with 403 and a
+message saying "exceeded quota" for requests.nvidia.com/gpu. Teardown: namespace deleted.
+"""
+
+from __future__ import annotations
+
+import pytest
+from gpu_checks import assess_quota
+from gpu_env import GpuNamespace
+from gpu_setup import quota_setup
+
+pytestmark = [pytest.mark.conformance, pytest.mark.e2e]
+
+
+def test_pod_over_gpu_quota_is_rejected(gpu_ns: GpuNamespace) -> None:
+    failures = assess_quota(quota_setup(gpu_ns))
+    assert not failures, "\n".join(failures)
