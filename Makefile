@@ -43,8 +43,14 @@ test: venv system-deps
 	$(BIN)/mypy
 	$(BIN)/pytest tests/unit suites/static -p no:cacheprovider -q
 	$(BIN)/pytest tests/integration -m integration -p no:cacheprovider -q
+	$(BIN)/pytest tests/e2e -m e2e -p no:cacheprovider -q
+	$(BIN)/pytest suites -m smoke -p no:cacheprovider -q $(SMOKE_ARGS)
 
+# The main job calibrates the load generator once per machine (about 2 minutes) so reports can
+# say whether figures were taken below its ceiling.
 run: venv system-deps
+	@$(BIN)/python -c 'import sys; from servegate.load.calibration_file import default_path as p; sys.exit(0 if p().exists() else 1)' \
+	  || $(BIN)/servegate calibrate
 	$(BIN)/pytest suites -p no:cacheprovider $(ARGS)
 
 lint type unit integration e2e: venv

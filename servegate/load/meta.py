@@ -88,7 +88,24 @@ def build_run_meta(
         end_ns=max(end, start),
         window=window,
         workers=workers,
-        generator_ceiling_rps=None,
+        generator_ceiling_rps=_ceiling(workers),
         stages=_stages(profile, load),
         tags=tags,
     )
+
+
+def _ceiling(workers: int) -> float | None:
+    """The calibrated load-generator ceiling for ``workers`` processes, when this machine has
+    one (``servegate calibrate``); a damaged calibration file counts as none, with a warning
+    on stderr, so that a run's results are never lost to it."""
+    import sys
+
+    from servegate.errors import ConfigError
+    from servegate.load.calibration_file import load_calibration
+
+    try:
+        cal = load_calibration()
+    except ConfigError as exc:
+        print(f"servegate: ignoring the calibration: {exc}", file=sys.stderr)
+        return None
+    return None if cal is None else cal.ceiling_rps(workers)

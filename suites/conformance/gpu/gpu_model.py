@@ -75,7 +75,12 @@ def allocatable(node: Obj) -> dict[str, Decimal]:
 
 
 def is_gpu_node(node: Obj) -> bool:
-    return labels(node).get(PRESENT) == "true" or any(v > 0 for v in allocatable(node).values())
+    if labels(node).get(PRESENT) == "true":
+        return True
+    try:
+        return any(v > 0 for v in allocatable(node).values())
+    except ValueError:
+        return True  # a GPU resource with a garbage amount: let check 1 report it
 
 
 def sharing(node: Obj) -> str:
