@@ -85,8 +85,9 @@ def pinned(cpus: set[int] | None) -> Iterator[None]:
 class CpuSampler:
     """Samples CPU time of the Locust workers and the simulator while a probe runs."""
 
-    def __init__(self, sim_pid: int | None) -> None:
+    def __init__(self, sim_pid: int | None, workers: int | None = None) -> None:
         self.sim_pid = sim_pid
+        self.expected = workers  # stop scanning for workers once this many were found
         self.samples: list[tuple[int, dict[int, float]]] = []  # (now_ns, pid -> cpu seconds)
         self._workers: dict[int, psutil.Process] = {}
 
@@ -99,8 +100,11 @@ class CpuSampler:
 
     def poll(self, _progress: Any = None) -> None:
         me = psutil.Process()
+        # Listing children reads every process in /proc (ms of CPU on the generator's core,
+        # four times a second): skip it once every worker is known.
+        found = self.expected is not None and len(self._workers) >= self.expected
         with contextlib.suppress(psutil.Error):
-            for child in me.children(recursive=True):
+            for child in [] if found else me.children(recursive=True):
                 if child.pid not in self._workers:
                     with contextlib.suppress(psutil.Error):
                         if "--worker" in child.cmdline():
@@ -163,7 +167,7 @@ def run_probe(
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     profile = probe_profile(rate, setup, duration_s or setup.step_duration_s)
-    sampler = CpuSampler(sim_pid)
+    sampler = CpuSampler(sim_pid, setup.workers)
     outcome = run_load(RunPlan(profile, url, run_dir, setup.workers), on_progress=sampler.poll)
     if outcome.interrupted:
         raise KeyboardInterrupt

@@ -21,6 +21,7 @@ from typing import Any
 import gevent
 import orjson
 from gevent.pool import Pool
+from gevent.threadpool import ThreadPoolExecutor
 from locust import LoadTestShape, User, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -73,8 +74,15 @@ class WorkerRuntime:
             self.name,
         )
         local_dir = os.environ.get("SERVEGATE_RECORDS_DIR")
+        # Batches are compressed in a native thread (zlib releases the GIL): on the event
+        # loop each one stalled every request in flight for milliseconds.
+        self._io = ThreadPoolExecutor(max_workers=1) if local_dir else None
         self.writer = (
-            RecordWriter(os.path.join(local_dir, f"records-{self.name}.jsonl.gz"), flush_every=64)
+            RecordWriter(
+                os.path.join(local_dir, f"records-{self.name}.jsonl.gz"),
+                flush_every=64,
+                executor=self._io,
+            )
             if local_dir
             else None
         )
@@ -105,7 +113,8 @@ class WorkerRuntime:
         if self.writer is not None:
             self.writer.write(rec)
         else:
-            self.outbox.append(rec.to_json())
+            # orjson reads the dataclass directly: far cheaper than to_json()'s deep copy
+            self.outbox.append(orjson.loads(orjson.dumps(rec)))
             if len(self.outbox) >= RECORD_BATCH:
                 self._ship_records()
 
@@ -131,7 +140,9 @@ class WorkerRuntime:
         self._reporter.kill(block=False)
         self.report()
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close()  # waits (cooperatively) for the batches still compressing
+        if self._io is not None:
+            self._io.shutdown(wait=False)
         self.transport.close()
         self.env.runner.send_message("sg_bye", {"worker": self.name})
 

@@ -37,12 +37,15 @@ BRIDGE = "sgbr0"
 class GpuSpec:
     """The simulated GPUs the node advertises, as NVIDIA's plugins would on real hardware."""
 
-    count: int = 4
+    # Four physical GPUs, each under one resource as NVIDIA's device plugin does: three whole
+    # (nvidia.com/gpu) and one MIG-partitioned into seven 1g.5gb slices. Time-slicing is
+    # covered by the kwok fleet's time-sliced pool (fleets/default.yaml).
+    count: int = 3
     product: str = "NVIDIA-A100-SXM4-40GB"
     memory_mib: int = 40960
     mig_1g_5gb: int = 7
     """Number of nvidia.com/mig-1g.5gb devices (a separate, MIG-partitioned GPU)."""
-    timeslice_replicas: int = 4
+    timeslice_replicas: int = 0
     """Replicas per GPU advertised as nvidia.com/gpu.shared (NVIDIA's renamed time-slicing)."""
 
     def resources(self) -> dict[str, int]:
@@ -58,7 +61,8 @@ class GpuSpec:
         labels = {
             "nvidia.com/gpu.present": "true",
             "nvidia.com/gpu.product": self.product,
-            "nvidia.com/gpu.count": str(self.count),
+            # GPU feature discovery counts physical GPUs: the MIG-partitioned one is extra.
+            "nvidia.com/gpu.count": str(self.count + (1 if self.mig_1g_5gb else 0)),
             "nvidia.com/gpu.memory": str(self.memory_mib),
             "nvidia.com/gpu.family": "ampere" if "A100" in self.product else "hopper",
         }

@@ -7,6 +7,7 @@ that every check can fail, with a message that says what is wrong and where.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -74,7 +75,7 @@ def assess_advertised(nodes: list[Obj]) -> list[str]:
     """Check 1: each GPU node advertises the allocatable GPUs its feature-discovery labels say."""
     out: list[str] = []
     for node in (n for n in nodes if m.is_gpu_node(n)):
-        node_name, lab = m.name(node), m.labels(node)
+        node_name = m.name(node)
         try:
             alloc = m.allocatable(node)
         except ValueError as exc:
@@ -84,53 +85,62 @@ def assess_advertised(nodes: list[Obj]) -> list[str]:
         count = _int_label(node, m.COUNT, out)
         if count is None:
             continue
-        whole = alloc.get(m.GPU, Decimal(0))
-        mode = m.sharing(node)
-        if mode == "time-slicing":
-            replicas = _int_label(node, m.REPLICAS, out) or 1
-            if whole != count * replicas:
-                out.append(
-                    f"node {node_name}: allocatable {m.GPU}={whole} but {m.COUNT}={count} x "
-                    f"{m.REPLICAS}={replicas} = {count * replicas} time-sliced replicas"
-                )
-            if not lab.get(m.PRODUCT, "").endswith("-SHARED"):
-                out.append(f"node {node_name}: time-sliced but {m.PRODUCT} lacks -SHARED")
-        elif mode == "mig":
-            out += _assess_mig(node, alloc, count)
-        elif whole != count:
-            out.append(
-                f"node {node_name}: allocatable {m.GPU}={whole} but {m.COUNT}={count} "
-                "(exclusive GPUs: one unit per physical GPU)"
-            )
+        out += _assess_counts(node, alloc, count)
     return out
 
 
-def _assess_mig(node: Obj, alloc: dict[str, Decimal], count: int) -> list[str]:
+def _assess_counts(node: Obj, alloc: dict[str, Decimal], count: int) -> list[str]:
+    """The physical GPUs implied by allocatable (exclusive + time-sliced + MIG) vs .count."""
     node_name, lab = m.name(node), m.labels(node)
-    strategy = lab.get(m.MIG_STRATEGY, "mixed")
-    if strategy == "single":
-        match = re.search(r"-MIG-([1-7])g\.\d+gb$", lab.get(m.PRODUCT, ""))
-        whole = alloc.get(m.GPU, Decimal(0))
-        most = count * (_SLICES_PER_GPU // int(match.group(1))) if match else 0
-        if not match or not 0 < whole <= most:
-            return [
-                f"node {node_name}: MIG single: allocatable {m.GPU}={whole} does not fit "
-                f"{count} GPUs of {lab.get(m.PRODUCT)!r} (at most {most})"
-            ]
-        return []
+    if lab.get(m.MIG_STRATEGY) == "single":
+        return _assess_mig_single(node, alloc, count)
+    out: list[str] = []
+    whole, parts = alloc.get(m.GPU, Decimal(0)), []
+    exclusive, sliced = whole, Decimal(0)
+    if m.time_sliced(node):
+        replicas = _int_label(node, m.REPLICAS, out) or 1
+        res = m.SHARED if m.SHARED in alloc else m.GPU
+        units = alloc.get(res, Decimal(0))
+        sliced = units / replicas
+        exclusive = whole if res == m.SHARED else Decimal(0)
+        parts.append(
+            f"allocatable {res}={units} time-sliced replicas / {m.REPLICAS}={replicas} = "
+            f"{sliced:g} GPUs"
+        )
+        if res == m.GPU and not lab.get(m.PRODUCT, "").endswith("-SHARED"):
+            out.append(f"node {node_name}: time-sliced {m.GPU} but {m.PRODUCT} lacks -SHARED")
+    if exclusive:
+        parts.append(f"allocatable {m.GPU}={exclusive} exclusive GPUs")
     slices, profiles = Decimal(0), 0
     for res, amount in alloc.items():
         found = _MIG_PROFILE.match(res)
         if found:
             slices += amount * int(found.group(1))
             profiles += 1
-    full = alloc.get(m.GPU, Decimal(0))
-    if profiles == 0:
-        return [f"node {node_name}: {m.MIG_STRATEGY}={strategy} but no {m.MIG_PREFIX}* allocatable"]
-    if full + (slices / _SLICES_PER_GPU) > count:
+    mig_gpus = math.ceil(slices / _SLICES_PER_GPU)
+    if profiles:
+        parts.append(f"MIG slices: {slices} compute slices = {mig_gpus} GPUs")
+    elif m.MIG_STRATEGY in lab:
+        out.append(f"node {node_name}: {m.MIG_STRATEGY} is set but no {m.MIG_PREFIX}* allocatable")
+    implied = exclusive + sliced + mig_gpus
+    # MIG geometries need not use every slice, so with MIG the slices only bound the count.
+    if implied > count or (not profiles and implied != count):
+        out.append(
+            f"node {node_name}: {m.COUNT}={count} but allocatable implies {implied:g} "
+            f"physical GPUs ({'; '.join(parts) or 'no GPU resource'})"
+        )
+    return out
+
+
+def _assess_mig_single(node: Obj, alloc: dict[str, Decimal], count: int) -> list[str]:
+    lab = m.labels(node)
+    match = re.search(r"-MIG-([1-7])g\.\d+gb$", lab.get(m.PRODUCT, ""))
+    whole = alloc.get(m.GPU, Decimal(0))
+    most = count * (_SLICES_PER_GPU // int(match.group(1))) if match else 0
+    if not match or not 0 < whole <= most:
         return [
-            f"node {node_name}: MIG slices ({slices} compute slices = {slices / 7:.2f} GPUs) "
-            f"plus {full} whole GPUs exceed {m.COUNT}={count}"
+            f"node {m.name(node)}: MIG single: allocatable {m.GPU}={whole} does not fit "
+            f"{count} GPUs of {lab.get(m.PRODUCT)!r} (at most {most})"
         ]
     return []
 
@@ -205,9 +215,10 @@ def assess_placement(nodes: list[Obj], scenario: list[Obj]) -> list[str]:
         out += [f"{where}: does not tolerate taint {t}" for t in m.untolerated(pod, node)]
         out += _product_failures(pod, node)
         ann = m.annots(pod)
-        want_sharing, got_sharing = ann.get(m.EXPECT_SHARING), m.sharing(node)
-        if want_sharing and want_sharing != got_sharing:
-            out.append(f"{where}: wanted a {want_sharing} GPU, the node is {got_sharing}")
+        want_sharing, got = ann.get(m.EXPECT_SHARING), m.modes(node)
+        if want_sharing and want_sharing not in got:
+            shown = "/".join(sorted(got)) or "without GPUs"
+            out.append(f"{where}: wanted a {want_sharing} GPU, the node is {shown}")
         spot = ann.get(m.EXPECT_SPOT)
         if spot == "never" and m.is_spot(node):
             out.append(f"{where}: landed on a spot node without asking for spot capacity")

@@ -21,7 +21,7 @@ import gpu_model as m
 import pytest
 from gpu_checks import QuotaOutcome
 from gpu_model import Obj
-from gpu_objects import Scenario, placement_scenario
+from gpu_objects import Scenario, placement_scenario, use_image
 
 SETTLE_TIMEOUT_S = 60.0
 
@@ -59,13 +59,22 @@ class GpuNamespace:
         body = copy.deepcopy(obj)
         meta = body.setdefault("metadata", {})
         meta.setdefault("labels", {}).update(self.scope.labels())
-        res = self.cluster.dynamic.resources.get(api_version=body["apiVersion"], kind=body["kind"])
-        if res.namespaced:
-            meta["namespace"] = self.name
-            created = res.create(body=body, namespace=self.name)
-        else:
-            created = res.create(body=body)
-            self.cluster_scoped.append((body["apiVersion"], body["kind"], meta["name"], None))
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.dynamic.exceptions import DynamicApiError
+
+        what = f"{body.get('kind')}/{meta.get('name')}"
+        try:
+            res = self.cluster.dynamic.resources.get(
+                api_version=body["apiVersion"], kind=body["kind"]
+            )
+            if res.namespaced:
+                meta["namespace"] = self.name
+                created = res.create(body=body, namespace=self.name)
+            else:
+                created = res.create(body=body)
+                self.cluster_scoped.append((body["apiVersion"], body["kind"], meta["name"], None))
+        except (ApiException, DynamicApiError) as exc:
+            pytest.fail(f"setup: cannot create {what} in {self.name}: {_reason(exc)}", False)
         return dict(created.to_dict())
 
     def pods(self) -> list[Obj]:
@@ -81,11 +90,7 @@ class GpuNamespace:
         try:
             self.cluster.core.create_namespaced_pod(self.name, body)
         except ApiException as exc:
-            try:
-                message = str(json.loads(exc.body or "").get("message", exc.reason))
-            except (TypeError, ValueError):
-                message = str(exc.reason)
-            return QuotaOutcome(admitted=False, status=exc.status, message=message)
+            return QuotaOutcome(admitted=False, status=exc.status, message=_reason(exc))
         return QuotaOutcome(admitted=True)
 
     def wait_settled(self, names: list[str], timeout_s: float = SETTLE_TIMEOUT_S) -> list[Obj]:
@@ -99,6 +104,14 @@ class GpuNamespace:
             if time.monotonic() > deadline:
                 return mine
             time.sleep(0.3)
+
+
+def _reason(exc: Any) -> str:
+    """The API server's own message for a refused request."""
+    try:
+        return str(json.loads(exc.body or "").get("message", exc.reason))
+    except (TypeError, ValueError, AttributeError):
+        return f"{getattr(exc, 'status', '?')} {getattr(exc, 'reason', exc)}"
 
 
 def _save(ns: GpuNamespace, out_dir: Path) -> None:
@@ -137,6 +150,10 @@ def gpu_cluster(sg_cluster: Any) -> Any:
     reason = m.missing_gpu_reason(read_state(sg_cluster.client).nodes)
     if reason:
         pytest.skip(reason)
+    if sg_cluster.kind == "local":  # never make the local real node pull from the internet
+        from servegate.cluster.node.images import PAUSE
+
+        use_image(PAUSE)
     return sg_cluster
 
 

@@ -12,6 +12,7 @@ from typing import Any
 Obj = dict[str, Any]
 
 GPU = "nvidia.com/gpu"
+SHARED = "nvidia.com/gpu.shared"  # time-sliced replicas when the device plugin renames them
 MIG_PREFIX = "nvidia.com/mig-"
 PRESENT = "nvidia.com/gpu.present"
 PRODUCT = "nvidia.com/gpu.product"
@@ -41,7 +42,7 @@ _TERMINAL = ("Succeeded", "Failed")
 
 
 def is_gpu_resource(name: str) -> bool:
-    return name == GPU or name.startswith(MIG_PREFIX)
+    return name in (GPU, SHARED) or name.startswith(MIG_PREFIX)
 
 
 def quantity(value: Any) -> Decimal:
@@ -91,6 +92,24 @@ def sharing(node: Obj) -> str:
     if lab.get(SHARING) == "time-slicing" or int(lab.get(REPLICAS, "1") or 1) > 1:
         return "time-slicing"
     return "exclusive"
+
+
+def time_sliced(node: Obj) -> bool:
+    lab = labels(node)
+    replicas = lab.get(REPLICAS, "1")
+    return lab.get(SHARING) == "time-slicing" or (replicas.isdigit() and int(replicas) > 1)
+
+
+def modes(node: Obj) -> set[str]:
+    """Every way a node hands out GPUs; a simulated node may offer several at once."""
+    alloc, out = allocatable(node), set()
+    if MIG_STRATEGY in labels(node) or any(k.startswith(MIG_PREFIX) for k in alloc):
+        out.add("mig")
+    if time_sliced(node):
+        out.add("time-slicing")
+    if alloc.get(GPU, 0) > 0 and (SHARED in alloc or not time_sliced(node)):
+        out.add("exclusive")
+    return out
 
 
 def is_spot(node: Obj) -> bool:

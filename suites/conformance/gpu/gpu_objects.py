@@ -23,6 +23,13 @@ from servegate.k8s.scope import dns_label
 OBJECTS = Path(__file__).parent / "objects"
 #: Image of the GPU pods; override for clusters that cannot pull registry.k8s.io.
 IMAGE_ENV = "SERVEGATE_GPU_POD_IMAGE"
+#: Set for the local cluster: its real node has no internet, only images built on it.
+_image_default: list[str] = []
+
+
+def use_image(image: str) -> None:
+    """Make ``image`` the GPU pods' image unless the user set SERVEGATE_GPU_POD_IMAGE."""
+    _image_default[:] = [image]
 
 
 def load(name: str) -> list[Obj]:
@@ -48,8 +55,9 @@ def gpu_pod(
     res = spec["containers"][0]["resources"]
     for k, v in resources.items():
         res["requests"][k] = res["limits"][k] = str(v)
-    if os.environ.get(IMAGE_ENV):
-        spec["containers"][0]["image"] = os.environ[IMAGE_ENV]
+    image = os.environ.get(IMAGE_ENV) or next(iter(_image_default), None)
+    if image:
+        spec["containers"][0]["image"] = image
     if node_selector:
         spec["nodeSelector"] = dict(node_selector)
     wanted = sorted(set(products))
@@ -171,18 +179,25 @@ def placement_scenario(nodes: list[Obj], pods: list[Obj]) -> Scenario:
             f"no untainted MIG node ({m.MIG_STRATEGY}, {m.MIG_PREFIX}*) with 2 free slices"
         )
 
+    # Time-sliced replicas: nvidia.com/gpu.shared where the device plugin renames them,
+    # else nvidia.com/gpu on a node whose every unit is a replica.
     shared = [
-        n
+        (m.SHARED if m.SHARED in free[m.name(n)] else m.GPU, n)
         for n in open_nodes
-        if m.sharing(n) == "time-slicing" and free[m.name(n)].get(m.GPU, 0) >= 2
+        if m.time_sliced(n)
+        and free[m.name(n)].get(m.SHARED if m.SHARED in free[m.name(n)] else m.GPU, 0) >= 2
+        and (m.SHARED in free[m.name(n)] or m.sharing(n) == "time-slicing")
     ]
     if shared:
+        res, node = shared[0]
         for i in range(2):
             sc.pods.append(
                 gpu_pod(
                     f"shared-{i}",
-                    {m.GPU: 1},
-                    node_selector={m.SHARING: "time-slicing"},
+                    {res: 1},
+                    node_selector={m.SHARING: m.labels(node).get(m.SHARING, "time-slicing")}
+                    if res == m.GPU
+                    else None,
                     expect=_expect("time-slicing", sharing="time-slicing"),
                 )
             )

@@ -19,6 +19,7 @@ from servegate.cluster.binaries import BinaryResolver
 from servegate.cluster.hostcheck import HostSnapshot, snapshot
 from servegate.cluster.local import CP_BINARIES
 from servegate.cluster.versions import load_versions
+from servegate.config.fleet import load_fleet
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[3]
@@ -57,6 +58,7 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_up_status_down_leaves_nothing_behind(state: Path) -> None:
     before = snapshot(state)
     fleet = ROOT / "fleets" / "default.yaml"
+    nodes = load_fleet(fleet).node_count
     args = [
         "cluster",
         "up",
@@ -71,14 +73,14 @@ def test_up_status_down_leaves_nothing_behind(state: Path) -> None:
     ]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
-    assert "(7 nodes Ready)" in res.output
+    assert f"({nodes} nodes Ready)" in res.output
 
     again = CliRunner().invoke(cli, args)  # idempotent
-    assert again.exit_code == 0 and "already up: 7 nodes Ready" in again.output
+    assert again.exit_code == 0 and f"already up: {nodes} nodes Ready" in again.output
 
     status = CliRunner().invoke(cli, ["cluster", "status", "--name", "e2e"])
     assert status.exit_code == 0, status.output
-    assert "nodes: 7/7 Ready" in status.output
+    assert f"nodes: {nodes}/{nodes} Ready" in status.output
     running = snapshot(state)
     names = " ".join(running.processes)
     for comp in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"):

@@ -26,7 +26,7 @@ from gpu_checks import (
 )
 from gpu_env import GpuNamespace, read_state
 from gpu_model import Obj
-from gpu_objects import gpu_pod, schedulable
+from gpu_objects import gpu_pod, hostname, pin_to_hosts, schedulable
 from gpu_setup import preemption_setup, quota_setup
 
 pytestmark = [pytest.mark.e2e]
@@ -79,27 +79,31 @@ def _exclusive_by_product(nodes: list[Obj], product: str) -> Obj:
 
 
 def test_advertised_fails_on_a_node_lying_about_its_gpu_count(gpu_cluster: Any) -> None:
-    nodes = read_state(gpu_cluster.client).nodes
-    assert assess_advertised(nodes) == []
-    node = copy.deepcopy(_fake(nodes, "exclusive")[0])
+    original = _fake(read_state(gpu_cluster.client).nodes, "exclusive")[0]
+    assert assess_advertised([original]) == []
+    node = copy.deepcopy(original)
     node["metadata"]["labels"][m.COUNT] = "3"
-    _fails(assess_advertised([node]), m.name(node), f"{m.COUNT}=3", "allocatable nvidia.com/gpu")
+    _fails(assess_advertised([node]), m.name(node), f"{m.COUNT}=3", "implies 8 physical GPUs")
 
 
 def test_advertised_fails_on_a_node_lying_about_its_product(gpu_cluster: Any) -> None:
     nodes = read_state(gpu_cluster.client).nodes
-    node = copy.deepcopy(_exclusive_by_product(nodes, A100))
+    original = _exclusive_by_product(nodes, A100)
+    assert assess_advertised([original]) == []
+    node = copy.deepcopy(original)
     node["metadata"]["labels"][m.PRODUCT] = H100  # an A100 (ampere, 81920 MiB) claiming H100
     _fails(assess_advertised([node]), f"{m.PRODUCT}={H100} is hopper", "does not match")
 
 
 def test_advertised_fails_on_mig_and_time_slicing_lies(gpu_cluster: Any) -> None:
     nodes = read_state(gpu_cluster.client).nodes
+    assert assess_advertised([_fake(nodes, "mig")[0]]) == []
     mig = copy.deepcopy(_fake(nodes, "mig")[0])
     mig["metadata"]["labels"][m.COUNT] = "1"  # 56 1g slices cannot come from one GPU
-    _fails(assess_advertised([mig]), "MIG slices", f"exceed {m.COUNT}=1")
+    _fails(assess_advertised([mig]), f"{m.COUNT}=1", "MIG slices: 56 compute slices = 8 GPUs")
     shared = [n for n in nodes if m.sharing(n) == "time-slicing"]
     if shared:
+        assert assess_advertised([shared[0]]) == []
         lie = copy.deepcopy(shared[0])
         lie["metadata"]["labels"][m.REPLICAS] = "2"
         _fails(assess_advertised([lie]), "time-sliced replicas")
@@ -177,24 +181,7 @@ def test_binpacking_fails_on_a_fragmented_fleet(gpu_cluster: Any, gpu_ns: GpuNam
     for i, node in enumerate(nodes):  # one GPU taken on every node: no node is whole any more
         _bind(gpu_ns, gpu_pod(f"sliver-{i}", {m.GPU: 1}), node)
     size = max(int(m.allocatable(n)[m.GPU]) for n in nodes)
-    big = gpu_pod("whole-node", {m.GPU: size})
-    big["spec"]["affinity"] = {
-        "nodeAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [
-                    {
-                        "matchExpressions": [
-                            {
-                                "key": m.HOSTNAME,
-                                "operator": "In",
-                                "values": [m.labels(n)[m.HOSTNAME] for n in nodes],
-                            }
-                        ]
-                    }
-                ]
-            }
-        }
-    }
+    big = pin_to_hosts(gpu_pod("whole-node", {m.GPU: size}), [hostname(n) for n in nodes])
     gpu_ns.create(big)
     gpu_ns.wait_settled(["whole-node"])
     state = read_state(gpu_cluster.client)

@@ -127,12 +127,13 @@ def test_gpu_resources_and_labels() -> None:
         "nvidia.com/gpu.shared": 8,
     }
     labels = gpus.labels()
-    assert labels["nvidia.com/gpu.count"] == "2"
+    assert labels["nvidia.com/gpu.count"] == "3"  # 2 whole GPUs + the MIG-partitioned one
     assert labels["nvidia.com/gpu.memory"] == "81920"
     assert labels["nvidia.com/gpu.present"] == "true"
     plain = GpuSpec(mig_1g_5gb=0, timeslice_replicas=0)
     assert set(plain.resources()) == {"nvidia.com/gpu"}
     assert "nvidia.com/gpu.replicas" not in plain.labels()
+    assert plain.labels()["nvidia.com/gpu.count"] == str(plain.count)
 
 
 @pytest.mark.parametrize(

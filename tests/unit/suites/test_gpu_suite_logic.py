@@ -42,9 +42,11 @@ def test_fleet_nodes_advertise_what_their_labels_say(fleet: str) -> None:
 
 
 def test_placement_scenario_covers_each_aspect_the_fleet_has() -> None:
-    default = placement_scenario(_nodes("default"), [])
-    assert set(default.missing) == {"time-slicing"}
-    assert "nvidia.com/gpu.sharing-strategy=time-slicing" in default.missing["time-slicing"]
+    assert placement_scenario(_nodes("default"), []).missing == {}
+    no_sharing = [n for n in _nodes("default") if m.sharing(n) != "time-slicing"]
+    reduced = placement_scenario(no_sharing, [])
+    assert set(reduced.missing) == {"time-slicing"}
+    assert "nvidia.com/gpu.sharing-strategy=time-slicing" in reduced.missing["time-slicing"]
     sharing = placement_scenario(_nodes("sharing"), [])
     assert sharing.missing == {}
     aspects = {m.annots(p)[m.ASPECT] for p in sharing.pods}
@@ -125,3 +127,49 @@ def test_garbage_quantity_is_a_one_line_error() -> None:
     node["status"]["allocatable"][m.GPU] = "eight"
     failures = assess_advertised([node])
     assert failures == [f"node {m.name(node)}: allocatable: 'eight' is not a quantity"]
+
+
+def _node_with(labels: dict[str, str], resources: dict[str, int]) -> dict[str, Any]:
+    alloc = {k: str(v) for k, v in resources.items()}
+    return {"metadata": {"name": "n", "labels": labels}, "status": {"allocatable": alloc}}
+
+
+def test_renamed_time_slicing_beside_exclusive_gpus_is_consistent() -> None:
+    node = _node_with(
+        {
+            m.PRESENT: "true",
+            m.COUNT: "4",
+            m.REPLICAS: "4",
+            m.SHARING: "time-slicing",
+            m.PRODUCT: "NVIDIA-L4",
+        },
+        {m.GPU: 2, m.SHARED: 8},  # 2 whole GPUs + 2 GPUs as 4 replicas each
+    )
+    assert assess_advertised([node]) == []
+    assert m.modes(node) == {"exclusive", "time-slicing"}
+
+
+@pytest.mark.parametrize(("count", "ok"), [("9", True), ("5", False)])
+def test_a_node_offering_every_mode_at_once_must_count_every_gpu(count: str, ok: bool) -> None:
+    """4 whole GPUs, 16 renamed time-sliced replicas (4 per GPU) and 7 MIG 1g slices are
+    9 physical GPUs by the device plugin's rules, whatever the node's count label says."""
+    node = _node_with(
+        {
+            m.PRESENT: "true",
+            m.COUNT: count,
+            m.REPLICAS: "4",
+            m.SHARING: "time-slicing",
+            m.MIG_STRATEGY: "mixed",
+            m.PRODUCT: "NVIDIA-A100-SXM4-40GB",
+        },
+        {m.GPU: 4, m.SHARED: 16, "nvidia.com/mig-1g.5gb": 7},
+    )
+    assert m.modes(node) == {"exclusive", "mig", "time-slicing"}
+    failures = assess_advertised([node])
+    if ok:
+        assert failures == []
+    else:
+        assert len(failures) == 1
+        assert f"{m.COUNT}=5 but allocatable implies 9 physical GPUs" in failures[0]
+        assert f"{m.SHARED}=16 time-sliced replicas" in failures[0]
+        assert "MIG slices: 7 compute slices = 1 GPUs" in failures[0]

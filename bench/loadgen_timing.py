@@ -1,0 +1,147 @@
+"""Load-generator timing error at a fixed rate: client minus server TTFT and chunk gap.
+
+    .venv/bin/python bench/loadgen_timing.py [--rate 500] [--repeats 3] [--duration 8]
+        [--idle-rate 25] [--compare-tree DIR]
+
+One simulator (fast tokens, server timestamps, pinned to the last core) serves every probe;
+each probe is one open-loop `run_probe` (calibration's probe: 1 s warm-up, streaming chat,
+32 one-token chunks) with the generator pinned to the first core, run in a child process so
+that each can import servegate from a different source tree. Per repeat it runs, in
+alternating order: this tree at ``--rate``, this tree at ``--idle-rate`` (the baseline: the
+same path with almost no load), and with ``--compare-tree`` (e.g. a `git worktree` of an
+older commit) that tree at ``--rate``. Prints |error| p50/p99 per probe, then median and
+range per variant (goal: p99 <= 1 ms at half the ceiling, about 500 req/s here).
+
+Other processes on the machine delay wake-ups of the generator and the simulator alike and
+show up in the p99: the load average is printed at the start and the end of every probe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+FIELDS = ("ttft_abs_p50_ms", "ttft_abs_p99_ms", "gap_abs_p50_ms", "gap_abs_p99_ms")
+
+
+def child(args: argparse.Namespace) -> int:
+    """One probe in this process (servegate imported from PYTHONPATH); prints one JSON line."""
+    from servegate.load.calibrate import timing_error_figures
+    from servegate.load.calibration_run import Setup, pinned, run_probe
+
+    cpus = sorted(os.sched_getaffinity(0))
+    gen = {cpus[0]} if len(cpus) >= 2 else None
+    setup = Setup(32, 32, args.duration, 1.0, 1)
+    load0 = os.getloadavg()[0]
+    with pinned(gen):
+        recs, (a, b), dropped, cpu = run_probe(
+            args.url, args.rate, setup, Path(args.run_dir), args.sim_pid
+        )
+    inside = [r for r in recs if r.scheduled_ns is not None and a <= r.scheduled_ns < b]
+    fig = timing_error_figures(inside, args.rate)
+    g, s = cpu.usage(a, b)
+    out = fig.model_dump()
+    out.update(dropped=dropped, gen_cpu=g, sim_cpu=s, load=(load0, os.getloadavg()[0]))
+    print(orjson.dumps(out).decode(), flush=True)
+    return 0
+
+
+def probe(tree: Path, url: str, pid: int, rate: float, duration: float, run_dir: Path) -> Any:
+    argv = [sys.executable, str(Path(__file__).resolve()), "--child", "--url", url]
+    argv += ["--sim-pid", str(pid), "--rate", str(rate), "--duration", str(duration)]
+    argv += ["--run-dir", str(run_dir)]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    # cwd outside both trees, so `python -m locust` finds servegate through PYTHONPATH only
+    proc = subprocess.run(
+        argv, env=env, cwd=run_dir.parent, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"probe failed ({tree}):\n{proc.stderr[-2000:]}")
+    return orjson.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def fmt(v: float | None, spec: str = ".3f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rate", type=float, default=500.0)
+    ap.add_argument("--idle-rate", type=float, default=25.0)
+    ap.add_argument("--duration", type=float, default=8.0, help="measured seconds per probe")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--compare-tree", type=Path, default=None)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--url", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--sim-pid", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--run-dir", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return child(args)
+    if args.compare_tree is not None and not (args.compare_tree / "servegate").is_dir():
+        raise SystemExit(f"--compare-tree {args.compare_tree}: no servegate/ package there")
+    sys.path.insert(0, str(ROOT))
+    from servegate.cli.calibrate import SIM_SETTINGS
+    from servegate.sim.process import SimProcess
+
+    cpus = sorted(os.sched_getaffinity(0))
+    sim_cpu = cpus[-1] if len(cpus) >= 2 else None
+    variants: list[tuple[str, Path, float]] = [
+        ("this", ROOT, args.rate),
+        ("this-idle", ROOT, args.idle_rate),
+    ]
+    if args.compare_tree is not None:
+        variants.append(("compare", args.compare_tree.resolve(), args.rate))
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f};"
+        f" generator core {cpus[0]}, simulator core {sim_cpu}; {args.duration:g} s per probe",
+        flush=True,
+    )
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in variants}
+    with SimProcess(cpu=sim_cpu, **SIM_SETTINGS) as sim, tempfile.TemporaryDirectory() as tmp:
+        assert sim.proc is not None
+        n = 0
+        for rep in range(args.repeats):
+            order = variants if rep % 2 == 0 else list(reversed(variants))
+            for name, tree, rate in order:
+                n += 1
+                r = probe(tree, sim.base_url, sim.proc.pid, rate, args.duration, Path(tmp) / str(n))
+                results[name].append(r)
+                print(
+                    f"  {name:9} {rate:6.0f} req/s  n={r['requests']:5d}  |TTFT| p50"
+                    f" {fmt(r['ttft_abs_p50_ms'])} p99 {fmt(r['ttft_abs_p99_ms'])} ms  |gap|"
+                    f" p50 {fmt(r['gap_abs_p50_ms'])} p99 {fmt(r['gap_abs_p99_ms'])} ms  gen"
+                    f" {fmt(r['gen_cpu'], '.0%')} sim {fmt(r['sim_cpu'], '.0%')}  load"
+                    f" {r['load'][0]:.2f}->{r['load'][1]:.2f}",
+                    flush=True,
+                )
+    print("\nmedian (min-max) over repeats, ms:")
+    for name, rs in results.items():
+        parts = []
+        for f in FIELDS:
+            vals = [r[f] for r in rs if r[f] is not None]
+            if vals:
+                parts.append(
+                    f"{f.replace('_abs', '').replace('_ms', '')} {statistics.median(vals):.3f}"
+                    f" ({min(vals):.3f}-{max(vals):.3f})"
+                )
+        print(f"  {name:9} " + "  ".join(parts))
+    worst = statistics.median(
+        max(r["ttft_abs_p99_ms"] or 1e9, r["gap_abs_p99_ms"] or 1e9) for r in results["this"]
+    )
+    print(f"goal p99 <= 1 ms at {args.rate:g} req/s: {'met' if worst <= 1 else 'NOT met'}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
