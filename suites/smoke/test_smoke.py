@@ -1,9 +1,9 @@
 """The first end-to-end slice: one serving pattern, deployed, loaded, measured, torn down.
 
-Setup: render the vLLM Deployment pattern's sim overlay, apply it into a fresh namespace of
-this run, wait for readiness. Assess: reach the Service from this machine, run the 30-second
-smoke profile, check TTFT and throughput against loose SLOs. Teardown (always): events and
-logs saved into the results, namespace deleted.
+Setup: render the vLLM Deployment pattern (the sim overlay by default, gpu on an existing
+cluster), apply it into a fresh namespace of this run, wait for readiness. Assess: reach the
+Service from this machine, run the 30-second smoke profile, check TTFT and throughput against
+loose SLOs. Teardown (always): events and logs saved into the results, namespace deleted.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ MIN_OUTPUT_TOKENS_PER_S = 10.0
 def test_vllm_deployment_sim_serves_and_meets_loose_slo(
     sg_cluster: ClusterHandle, deploy_unit: DeployUnit, run_profile: RunProfile
 ) -> None:
-    with deploy_unit("vllm-deployment", overlay="sim", timeout_s=240) as dep:
+    # The sim overlay unless --sg-overlay says otherwise (gpu on an existing cluster).
+    with deploy_unit("vllm-deployment", timeout_s=900) as dep:
         svc = dep.find("Service")["metadata"]["name"]
         with service_url(sg_cluster, dep.namespace, svc) as url:
             res = run_profile("smoke", url, model="auto")
