@@ -12,11 +12,9 @@ import contextlib
 import os
 import platform
 import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import psutil
 
 from servegate.config.profile import Profile
 from servegate.errors import UserError
+from servegate.load import meta
 from servegate.load.calibrate import (
     Criteria,
     SearchPlan,
@@ -183,21 +182,8 @@ def run_probe(
 
 
 def host_info() -> dict[str, str]:
-    def version(dist: str) -> str:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return "?"
-
-    return {
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpus": str(os.cpu_count() or 0),
-        "cpu_model": _cpu_model(),
-        "locust": version("locust"),
-        "servegate": version("servegate"),
-    }
+    """The run metadata's host description, plus the CPU model the ceiling depends on."""
+    return {**meta.host_info(), "cpu_model": _cpu_model()}
 
 
 def _cpu_model() -> str:
