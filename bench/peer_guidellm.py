@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from servegate.config.profile import Profile  # noqa: E402
+from servegate.load.calibration_run import pinned  # noqa: E402
 from servegate.load.meta import build_run_meta  # noqa: E402
 from servegate.load.runner import RunPlan, run_load  # noqa: E402
 from servegate.metrics.analyze import analyze  # noqa: E402
@@ -97,20 +97,6 @@ def ensure_tokenizer(directory: Path = OUT / "peer-tokenizer") -> Path:
         capture_output=True,
     )
     return directory
-
-
-@contextlib.contextmanager
-def pinned(cpus: set[int] | None) -> Iterator[None]:
-    """Children started inside inherit this affinity (the whole generator process tree)."""
-    if not cpus:
-        yield
-        return
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, cpus)
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 def run_guidellm(
