@@ -210,3 +210,28 @@ def build(bin_dir: Path | None) -> None:
     for name, res in sorted(found.items()):
         click.echo(f"{name:<24} {res.source:<9} {res.path}")
     click.echo(f"resolved in {time.monotonic() - started:.1f}s")
+
+
+@cluster.command()
+@click.argument("addon_names", nargs=-1, metavar="ADDON...")
+@click.option("--name", default="local", show_default=True, help="Cluster name.")
+@click.option("--list", "list_only", is_flag=True, help="List the add-ons and their state.")
+def addons(addon_names: tuple[str, ...], name: str, list_only: bool) -> None:
+    """Build and start optional add-ons (NetworkPolicy enforcement, metrics, autoscalers).
+
+    Suites start the add-ons they need by themselves; this is for trying one by hand.
+    `cluster down` stops them with the node."""
+    from servegate.cluster import addons as registry
+
+    try:
+        ctx = registry.context(name)
+        if list_only or not addon_names:
+            for known in sorted(registry.REGISTRY):
+                reason = registry.load(known).ready(ctx)
+                click.echo(f"{known:24} {'ready' if reason is None else 'off: ' + reason}")
+            return
+        took = registry.enable(ctx, list(addon_names), progress=click.echo)
+    except UserError as exc:
+        raise _fail(exc) from exc
+    for addon, seconds in took.items():
+        click.echo(f"{addon}: ready" + (f" ({seconds:.0f}s)" if seconds else " (already)"))

@@ -20,7 +20,7 @@ from servegate.report.tables import STAT_COLUMNS, TPOT_NOTE, Table, all_tables
 
 CDF_POINTS = 400
 CDF_METRICS = (("ttft", "TTFT"), ("tpot", "TPOT"), ("itl", "ITL (per token)"), ("e2e", "E2E"))
-_CSS = """
+CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}
 td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
@@ -268,7 +268,7 @@ def page(title: str, body: list[str], figures: list[dict[str, Any]]) -> str:
     )
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style>"
         f"<script>{plotly_js()}</script></head><body>"
         + "".join(body)
         + f"<h2>Plots</h2>{divs}<script>{script}</script></body></html>"

@@ -280,6 +280,9 @@ def down(
     """Stop everything the node started and sweep the host; return remaining leftovers."""
     layout = Layout(state_dir)
     sup = Supervisor(layout.run_dir)
+    from servegate.cluster import addons as optional  # add-ons import the node
+
+    optional.stop_all(layout, sup, progress)
     for name in ("prometheus", "podsd", "coredns", "kube-proxy", "fakegpu", "kubelet"):
         progress(f"node: stopping {name}")
         sup.stop(name)

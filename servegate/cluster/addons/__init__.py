@@ -1,0 +1,144 @@
+"""Optional add-ons of the local cluster, built and started on demand (see base.py)."""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+from servegate.cluster.addons.base import Addon, AddonContext, Progress
+from servegate.cluster.node.layout import Layout as NodeLayout
+from servegate.cluster.node.procs import Supervisor
+from servegate.errors import UserError
+
+CORE_PROCESSES = (
+    "containerd",
+    "kubelet",
+    "fakegpu",
+    "kube-proxy",
+    "coredns",
+    "podsd",
+    "prometheus",
+)
+"""The node's own processes (servegate.cluster.node.node); anything else recorded is an add-on's."""
+
+REGISTRY: dict[str, str] = {
+    # name -> "module:attribute" of an Addon instance; modules are imported only when used.
+}
+
+
+def load(name: str) -> Addon:
+    try:
+        target = REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY)) or "none"
+        raise UserError(f"unknown add-on {name!r} (known: {known})") from None
+    module, _, attr = target.partition(":")
+    addon = getattr(importlib.import_module(module), attr)
+    if not isinstance(addon, Addon):
+        raise TypeError(f"{target} is not an Addon")
+    return addon
+
+
+def _order(names: list[str]) -> list[Addon]:
+    """``names`` and what they require, each after its requirements."""
+    out: list[Addon] = []
+    seen: set[str] = set()
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if name in seen:
+            return
+        if name in chain:
+            raise UserError(f"add-on requirement cycle: {' -> '.join((*chain, name))}")
+        addon = load(name)
+        for req in addon.requires:
+            visit(req, (*chain, name))
+        seen.add(name)
+        out.append(addon)
+
+    for n in names:
+        visit(n, ())
+    return out
+
+
+def enable(
+    ctx: AddonContext,
+    names: list[str],
+    progress: Progress = lambda _m: None,
+    timeout_s: float = 300.0,
+) -> dict[str, float]:
+    """Build and start ``names`` (and their requirements) unless already working.
+
+    Returns the seconds each add-on took (0 for those already running)."""
+    took: dict[str, float] = {}
+    for addon in _order(names):
+        t0 = time.monotonic()
+        if addon.ready(ctx) is None:
+            took[addon.name] = 0.0
+            continue
+        progress(f"add-on {addon.name}: building")
+        addon.build(progress)
+        # A half-started add-on (crashed process, stale pid file) is stopped first.
+        for proc in reversed(addon.processes):
+            ctx.sup.stop(proc)
+        progress(f"add-on {addon.name}: starting")
+        addon.start(ctx, progress)
+        deadline = time.monotonic() + timeout_s
+        while (reason := addon.ready(ctx)) is not None:
+            dead = [p for p in addon.processes if not ctx.sup.alive(p)]
+            if dead:
+                log = ctx.sup.log_path(dead[0])
+                raise UserError(f"add-on {addon.name}: {dead[0]} exited (log: {log})")
+            if time.monotonic() > deadline:
+                raise UserError(f"add-on {addon.name} not ready after {timeout_s:.0f}s: {reason}")
+            time.sleep(1.0)
+        took[addon.name] = time.monotonic() - t0
+    return took
+
+
+def stop_all(node: NodeLayout, sup: Supervisor, progress: Progress = lambda _m: None) -> None:
+    """End every add-on process of the node (newest first) and undo their host changes.
+
+    Called by the node's ``down`` before the core processes stop."""
+    core = set(CORE_PROCESSES)
+    extra = [r for r in sup.records() if r.name not in core]
+    for rec in sorted(extra, key=lambda r: r.start_ticks, reverse=True):
+        progress(f"node: stopping add-on process {rec.name}")
+        sup.stop(rec.name)
+    root = node.root / "addons"
+    for d in sorted(root.iterdir()) if root.is_dir() else []:
+        if d.name in REGISTRY:
+            progress(f"node: tearing down add-on {d.name}")
+            load(d.name).teardown(node)
+
+
+def context(cluster: str = "local") -> AddonContext:
+    """The add-on context of the running local cluster ``cluster``."""
+    from servegate.cluster.api import Api
+    from servegate.cluster.controlplane import Layout
+    from servegate.cluster.local import LocalCluster
+    from servegate.cluster.network import LOOPBACK
+
+    lc = LocalCluster(cluster, log=lambda _m: None)
+    if not lc.running():
+        raise UserError(f"local cluster {cluster!r} is not running: servegate cluster up")
+    layout = Layout(lc.state)
+    node = NodeLayout(lc.state / "node")
+    pki = layout.pki
+    port = lc.ports.apiserver
+    return AddonContext(
+        cluster=cluster,
+        state_dir=lc.state,
+        node=node,
+        sup=Supervisor(node.run_dir),
+        api=Api(LOOPBACK, port, pki / "ca.crt", pki / "admin.crt", pki / "admin.key"),
+        apiserver_url=f"https://{LOOPBACK}:{port}",
+        ca=pki / "ca.crt",
+        admin_cert=pki / "admin.crt",
+        admin_key=pki / "admin.key",
+        admin_kubeconfig=layout.admin_kubeconfig,
+        front_proxy_ca=pki / "front-proxy-ca.crt",
+        prometheus_url=f"http://{LOOPBACK}:{port + 6}",
+    )
+
+
+__all__ = ["REGISTRY", "Addon", "AddonContext", "context", "enable", "load", "stop_all"]

@@ -1,0 +1,86 @@
+"""What an optional cluster add-on is, and what it is given to start on the local cluster.
+
+Add-ons (NetworkPolicy enforcement, metrics-server, prometheus-adapter, KEDA, Redis, the
+KServe and KubeRay controllers) are not part of ``cluster up``: each is built and started on
+demand, when a suite first needs it, so that the smoke tier and a cold ``cluster up`` do not
+pay for builds they never use. Their processes are recorded in the node's supervisor, so
+``cluster down`` ends them with the rest of the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from servegate.cluster.api import Api
+from servegate.cluster.node.layout import Layout as NodeLayout
+from servegate.cluster.node.layout import cache_root
+from servegate.cluster.node.procs import Supervisor
+
+Progress = Callable[[str], None]
+
+BRIDGE_IP = "10.244.0.1"
+"""The real node's bridge address: host processes that pods or the API server reach listen
+here (pods have no route to the host's loopback)."""
+
+
+@dataclass(frozen=True)
+class AddonContext:
+    """A running local cluster, as an add-on sees it."""
+
+    cluster: str
+    state_dir: Path  # the cluster's state directory
+    node: NodeLayout  # the real node's layout (node.root is its state directory)
+    sup: Supervisor  # the node's supervisor: `cluster down` stops what it records
+    api: Api  # admin (system:masters) client of the API server
+    apiserver_url: str  # https://127.0.0.1:<port>
+    ca: Path  # cluster CA certificate
+    admin_cert: Path
+    admin_key: Path
+    admin_kubeconfig: Path
+    front_proxy_ca: Path  # requestheader CA: extension API servers trust it
+    prometheus_url: str  # the node's Prometheus, http://127.0.0.1:<port>
+    bridge_ip: str = BRIDGE_IP
+
+    def dir(self, addon: str) -> Path:
+        """The add-on's own state directory under the node's (removed by ``down``)."""
+        path = self.node.root / "addons" / addon
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def addon_cache() -> Path:
+    """Where add-on builds are cached across clusters (a user cache directory)."""
+    path = cache_root() / "addons"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@runtime_checkable
+class Addon(Protocol):
+    """One add-on. ``build`` is idempotent and offline once cached; ``start`` is called
+    only when ``ready`` says it is not running; both may raise UserError (one line)."""
+
+    name: str
+    requires: tuple[str, ...]  # add-ons started before this one
+    processes: tuple[str, ...]  # supervisor names it starts, stopped in reverse order
+
+    def build(self, progress: Progress) -> None: ...
+
+    def start(self, ctx: AddonContext, progress: Progress) -> None: ...
+
+    def ready(self, ctx: AddonContext) -> str | None:
+        """None once it works end to end, else what is still missing (one line)."""
+        ...
+
+    def teardown(self, node: NodeLayout) -> None:
+        """Undo host changes other than processes (rules, mounts); ``cluster down`` calls it
+        after stopping every process, also after a crash. Must be idempotent."""
+        ...
+
+    def check_existing(self, client: Any) -> str | None:
+        """On a cluster servegate did not make (a servegate.k8s.client.Cluster): None if the
+        capability is there, else a one-line reason naming what to install."""
+        ...
