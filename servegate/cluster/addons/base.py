@@ -51,6 +51,13 @@ class AddonContext:
         return path
 
 
+def addon_binary(package: str, version: str, name: str) -> Path:
+    """A cached static build of ``package@version`` (``go install``) named ``name-version``."""
+    from servegate.cluster.node.gobuild import go_install
+
+    return go_install(package, version, addon_cache() / "bin" / f"{name}-{version}")
+
+
 def addon_cache() -> Path:
     """Where add-on builds are cached across clusters (a user cache directory)."""
     path = cache_root() / "addons"

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from servegate.cluster.node import configs
+from servegate.cluster.node import configs, gobuild
 from servegate.cluster.node.layout import Layout, NodeSpec, cache_root
 from servegate.cluster.node.procs import Supervisor
 from servegate.errors import UserError
@@ -29,37 +28,10 @@ COREDNS_METRICS_PORT = 9153
 def coredns_binary(version: str) -> Path:
     """Cached static CoreDNS at ``version``, built with ``go install`` on first use."""
     out = cache_root() / "node" / "bin" / f"coredns-{version}"
-    if out.is_file():
-        return out
     explicit = os.environ.get("SERVEGATE_BIN_COREDNS")
-    if explicit:
+    if explicit and not out.is_file():
         return Path(explicit)
-    go = shutil.which("go") or "/usr/local/go/bin/go"
-    gobin = out.parent / f".coredns-{version}.build"
-    env = dict(os.environ, CGO_ENABLED="0", GOBIN=str(gobin), GOTOOLCHAIN="local")
-    proc = subprocess.run(
-        [
-            "nice",
-            "-n",
-            "10",
-            go,
-            "install",
-            "-trimpath",
-            "-ldflags",
-            "-s -w",
-            f"{COREDNS_MODULE}@{version}",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
-        raise UserError(f"building CoreDNS {version} failed: {tail}")
-    (gobin / "coredns").replace(out)
-    shutil.rmtree(gobin, ignore_errors=True)
-    return out
+    return gobuild.go_install(COREDNS_MODULE, version, out)
 
 
 def kube_dns_objects(spec: NodeSpec) -> tuple[dict[str, Any], dict[str, Any]]:
