@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ EXTRA_VIOLATION_MINUTES = MINUTES // 100
 
 
 @pytest.mark.benchmark
-def test_utilisation_claim(sg_test_dir: Path) -> None:
+def test_utilisation_claim(sg_test_dir: Path, sg_results: Any) -> None:
     sim = load_settings(SIM, environ={})
     inp = StudyInput(
         sim=sim,
@@ -46,6 +47,13 @@ def test_utilisation_claim(sg_test_dir: Path) -> None:
     md = to_markdown(doc)
     (sg_test_dir / "utilisation.md").write_text(md)
     print("\n" + md)
+    sg_results.section(
+        "utilisation-claim",
+        "GPU utilisation on a simulated day: static against autoscaled",
+        md,
+        data=doc["results"],
+        figures=[_replicas_figure(doc)],
+    )
 
     s, a = doc["results"]["static"], doc["results"]["autoscaled"]
     assert a["gpu_hours"] < s["gpu_hours"]
@@ -64,3 +72,26 @@ def test_utilisation_claim(sg_test_dir: Path) -> None:
     # The same work was done both ways, so the cheaper allocation is cheaper per token.
     assert a["usd_per_million_output_tokens"] < s["usd_per_million_output_tokens"]
     assert set(doc["verdict"]) == {"dcgm_busy", "batch_occupancy", "capacity"}
+
+
+def _replicas_figure(doc: dict[str, Any]) -> dict[str, Any]:
+    """Replicas by minute of the day, static against autoscaled."""
+    series = doc["replicas_by_minute"]
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": name,
+                "x": [m / 60 for m in range(len(reps))],
+                "y": reps,
+                "line": {"shape": "hv"},
+            }
+            for name, reps in series.items()
+        ],
+        "layout": {
+            "title": {"text": "Replicas over the simulated day"},
+            "xaxis": {"title": {"text": "hour"}},
+            "yaxis": {"title": {"text": "replicas (GPUs)"}},
+        },
+    }

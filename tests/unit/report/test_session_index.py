@@ -27,3 +27,11 @@ def test_index_without_figures_has_no_plotly(tmp_path: Path) -> None:
     res.section("cold", "Cold start", "median **12 s**")
     page = (res.root / "index.html").read_text()
     assert "<strong>12 s</strong>" in page and "Plotly" not in page
+
+
+def test_section_headings_sit_below_the_section_title(tmp_path: Path) -> None:
+    res = RunResults.create(tmp_path, "r3")
+    res.section("u", "Utilisation", "# Study\n\n## Verdict\n```\n# not a heading\n```")
+    md = (res.root / "index.md").read_text()
+    assert "## Utilisation\n\n### Study\n\n#### Verdict" in md
+    assert "\n# not a heading" in md
