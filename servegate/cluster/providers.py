@@ -189,6 +189,23 @@ def docker_available() -> bool:
     return shutil.which("docker") is not None and sock.exists()
 
 
+KIND_MODULE = "sigs.k8s.io/kind"
+KIND_VERSION = "v0.33.0"
+"""kind built from the Go module proxy when it is not on PATH: pytest-kind would otherwise
+download it from GitHub at run time, which has no offline path."""
+
+
+def kind_binary() -> Path:
+    """``kind`` from PATH, else a cached build of KIND_MODULE@KIND_VERSION."""
+    found = shutil.which("kind")
+    if found:
+        return Path(found)
+    from servegate.cluster.node.gobuild import go_install
+    from servegate.cluster.node.layout import cache_root
+
+    return go_install(KIND_MODULE, KIND_VERSION, cache_root() / "bin" / f"kind-{KIND_VERSION}")
+
+
 @register
 class KindProvider(ClusterProvider):
     """kind through pytest-kind, for users with Docker (and internet for the first image)."""
@@ -204,12 +221,12 @@ class KindProvider(ClusterProvider):
         if not docker_available():
             raise UserError(
                 "the kind provider needs Docker (docker CLI and a running daemon); "
-                "use --kind local for the embedded cluster instead"
+                "use --sg-cluster local for the embedded cluster instead"
             )
         from pytest_kind import KindCluster
 
         self.workdir.mkdir(parents=True, exist_ok=True)
-        kind_bin = shutil.which("kind")
+        kind_bin = kind_binary()
         cwd = Path.cwd()
         os.chdir(self.workdir)  # pytest-kind creates .pytest-kind/ in the working directory
         try:
@@ -217,7 +234,7 @@ class KindProvider(ClusterProvider):
                 self.name,
                 kubeconfig=self.workdir / "kubeconfig",
                 image=self.image,
-                kind_path=Path(kind_bin) if kind_bin else self.workdir / "kind",
+                kind_path=kind_bin,
             )
         finally:
             os.chdir(cwd)

@@ -103,6 +103,26 @@ def test_kind_without_docker_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch
         prov.up()
 
 
+def test_kind_is_built_from_the_module_proxy_when_not_on_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from servegate.cluster.node import gobuild
+
+    calls: list[tuple[str, str, Path]] = []
+
+    def fake_install(pkg: str, version: str, out: Path, env: object = None) -> Path:
+        calls.append((pkg, version, out))
+        return out
+
+    monkeypatch.setattr("shutil.which", lambda _n: None)
+    monkeypatch.setattr(gobuild, "go_install", fake_install)
+    got = providers.kind_binary()
+    assert calls == [(providers.KIND_MODULE, providers.KIND_VERSION, got)]
+    assert got.name == f"kind-{providers.KIND_VERSION}"
+    monkeypatch.setattr("shutil.which", lambda _n: "/usr/local/bin/kind")
+    assert providers.kind_binary() == Path("/usr/local/bin/kind")
+
+
 def test_kind_name_is_checked() -> None:
     with pytest.raises(UserError, match="not valid"):
         providers.provider("kind", name="Bad_Name")
