@@ -7,12 +7,15 @@ three: a PID reused by an unrelated process is never touched.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import json
 import os
 import signal
 import subprocess
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -86,8 +89,19 @@ def terminate(rec: ProcRecord, timeout: float = 10.0) -> bool:
 
 
 #: Daemons started by this Python process, kept for the process's lifetime: they outlive the
-#: ProcessTable that started them, and a collected Popen of a live child warns.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+#: ProcessTable or Supervisor that started them, and a collected Popen of a live child warns.
+DAEMONS: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@atexit.register
+def _let_daemons_go() -> None:
+    """At exit, the cluster's daemons stay running on purpose (``cluster up`` returns, a
+    session keeps the cluster up): drop their Popen objects without the "subprocess ... is
+    still running" ResourceWarning, which is meant for children leaked by mistake."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        DAEMONS.clear()
+        gc.collect()
 
 
 def _upgrade(item: dict[str, object]) -> dict[str, object]:
@@ -112,7 +126,7 @@ class ProcessTable:
     def __init__(self, state: Path) -> None:
         self.path = state / "procs.json"
         self.log_dir = state / "logs"
-        self._children = _CHILDREN
+        self._children = DAEMONS
 
     def load(self) -> list[ProcRecord]:
         """Records in start order; an unreadable file is an error naming it."""

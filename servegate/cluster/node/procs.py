@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from servegate.cluster.procs import DAEMONS
+from servegate.cluster.procs import start_ticks as start_ticks
 from servegate.errors import UserError
 
 
@@ -27,17 +29,6 @@ class ProcRecord:
     start_ticks: int
 
 
-def start_ticks(pid: int) -> int | None:
-    """The process start time from /proc/<pid>/stat, or None if the PID does not exist."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    # Field 2 (comm) may contain spaces and parentheses: split after its last ')'.
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return int(fields[19])
-
-
 def is_running(rec: ProcRecord) -> bool:
     """True if ``rec`` still names the same live (non-zombie) process."""
     try:
@@ -46,10 +37,6 @@ def is_running(rec: ProcRecord) -> bool:
         return False
     fields = stat[stat.rindex(")") + 2 :].split()
     return fields[0] != "Z" and int(fields[19]) == rec.start_ticks
-
-
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-"""Popen objects of processes this Python process started, so any stop can reap them."""
 
 
 def rss_kib(pid: int) -> int | None:
@@ -104,7 +91,7 @@ class Supervisor:
         ticks = start_ticks(proc.pid)
         rec = ProcRecord(name, proc.pid, ticks if ticks is not None else -1)
         (self.pid_dir / f"{name}.pid").write_text(f"{rec.pid} {rec.start_ticks}\n")
-        _CHILDREN[proc.pid] = proc
+        DAEMONS[proc.pid] = proc
         return rec
 
     def record(self, name: str) -> ProcRecord | None:
@@ -125,7 +112,7 @@ class Supervisor:
         rec = self.record(name)
         if rec is None:
             return False
-        child = _CHILDREN.get(rec.pid)
+        child = DAEMONS.get(rec.pid)
         if child is not None and child.poll() is not None:
             return False
         return is_running(rec)
