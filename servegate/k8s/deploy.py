@@ -235,7 +235,8 @@ def collect(cluster: Cluster, namespace: str, out_dir: Path, tail_lines: int = 2
                 )
             except ApiException as exc:
                 text = f"(no log: {exc.status} {exc.reason})\n"
-            (logs / f"{p.metadata.name}_{c.name}.log").write_text(text)
+            # A container that never started has no log at all (None), not an empty one.
+            (logs / f"{p.metadata.name}_{c.name}.log").write_text(text or "(no log yet)\n")
     (out_dir / "pods.json").write_text(json.dumps(states, indent=1, default=str))
 
 

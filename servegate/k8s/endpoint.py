@@ -1,6 +1,6 @@
 """Reaching a Service from the machine running the suite.
 
-``direct``: the host routes to ClusterIPs (the embedded local cluster runs kube-proxy on the
+``direct_url``: the host routes to ClusterIPs (the embedded local cluster runs kube-proxy on the
 host), so the Service's ClusterIP is used as is. ``port-forward``: ``kubectl port-forward``
 bound to 127.0.0.1 on an ephemeral port, for clusters the host cannot route into. The
 port-forward process is ours and is ended by its PID on exit.
@@ -13,6 +13,7 @@ import os
 import re
 import select
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -33,14 +34,38 @@ def service_port(
     return str(svc.spec.cluster_ip), int(chosen.port)
 
 
-@contextlib.contextmanager
-def direct(
-    cluster: Cluster, namespace: str, service: str, port_name: str | None = None
-) -> Iterator[str]:
+def wait_accepting(host: str, port: int, timeout_s: float) -> bool:
+    """True once ``host:port`` accepts a TCP connection, False after ``timeout_s``.
+
+    A workload is Ready before kube-proxy has programmed its Service (EndpointSlice, then an
+    iptables sync that lags on a busy node); until then the ClusterIP refuses connections."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2.0):
+                return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+
+def direct_url(
+    cluster: Cluster,
+    namespace: str,
+    service: str,
+    port_name: str | None = None,
+    wait_s: float = 60.0,
+) -> str:
+    """The Service's ClusterIP URL, once it accepts connections (``wait_s``, 0: no wait)."""
     ip, port = service_port(cluster, namespace, service, port_name)
     if ip in ("None", ""):
         raise ClusterError(f"service {namespace}/{service} is headless; use a ClusterIP Service")
-    yield f"http://{ip}:{port}"
+    if wait_s > 0 and not wait_accepting(ip, port, wait_s):
+        raise ClusterError(
+            f"service {namespace}/{service} ({ip}:{port}) accepted no connection in {wait_s:g}s"
+        )
+    return f"http://{ip}:{port}"
 
 
 @contextlib.contextmanager

@@ -23,6 +23,13 @@ CORE_PROCESSES = (
 
 REGISTRY: dict[str, str] = {
     # name -> "module:attribute" of an Addon instance; modules are imported only when used.
+    "metrics-server": "servegate.cluster.addons.metrics_server:ADDON",
+    "prometheus-adapter": "servegate.cluster.addons.prometheus_adapter:ADDON",
+    "network-policy": "servegate.cluster.addons.netpol:ADDON",
+    "redis": "servegate.cluster.addons.redis:ADDON",
+    "keda": "servegate.cluster.addons.keda:ADDON",
+    "kuberay": "servegate.cluster.addons.kuberay:ADDON",
+    "kserve": "servegate.cluster.addons.kserve:ADDON",
 }
 
 
@@ -95,6 +102,15 @@ def enable(
     return took
 
 
+def disable(ctx: AddonContext, name: str, progress: Progress = lambda _m: None) -> None:
+    """Stop one add-on's processes (newest first) and undo its host changes."""
+    addon = load(name)
+    for proc in reversed(addon.processes):
+        progress(f"add-on {name}: stopping {proc}")
+        ctx.sup.stop(proc)
+    addon.teardown(ctx.node)
+
+
 def stop_all(node: NodeLayout, sup: Supervisor, progress: Progress = lambda _m: None) -> None:
     """End every add-on process of the node (newest first) and undo their host changes.
 
@@ -141,4 +157,13 @@ def context(cluster: str = "local") -> AddonContext:
     )
 
 
-__all__ = ["REGISTRY", "Addon", "AddonContext", "context", "enable", "load", "stop_all"]
+__all__ = [
+    "REGISTRY",
+    "Addon",
+    "AddonContext",
+    "context",
+    "disable",
+    "enable",
+    "load",
+    "stop_all",
+]

@@ -115,3 +115,21 @@ def test_stop_all_ends_addon_processes_and_tears_down_but_spares_the_core(
         for rec in (core, extra):
             subprocess.run(["kill", str(rec.pid)], check=False)
         ctx.sup.stop("kubelet")
+
+
+def test_disable_stops_only_that_addons_processes_and_tears_it_down(
+    fakes: dict[str, Fake], tmp_path: Path
+) -> None:
+    ctx = _ctx(tmp_path)
+    fakes["c"].processes = ("c-daemon",)
+    mine = ctx.sup.start("c-daemon", ["sleep", "30"])
+    other = ctx.sup.start("b-daemon", ["sleep", "30"])
+    try:
+        addons.disable(ctx, "c")
+        assert not ctx.sup.alive("c-daemon")
+        assert ctx.sup.alive("b-daemon")
+        assert fakes["c"].events == ["teardown c"]
+    finally:
+        for rec in (mine, other):
+            subprocess.run(["kill", str(rec.pid)], check=False)
+        ctx.sup.stop("b-daemon")
