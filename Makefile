@@ -10,9 +10,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 # Debian packages the embedded local cluster's real node uses (installed only when missing,
-# only as root; without them the cluster tiers skip with the reason).
+# only as root, without starting their services; without them the cluster tiers skip with
+# the reason).
 SYSTEM_PKGS := containerd runc containernetworking-plugins iptables conntrack iproute2 \
-               debootstrap prometheus
+               debootstrap prometheus ipset redis-server
 
 .PHONY: run test venv system-deps lint type unit integration e2e clean
 
@@ -32,7 +33,7 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	    sh scripts/apt_install.sh $$missing; \
 	  else echo "note: missing Debian packages for the local cluster:$$missing (cluster tiers will skip)"; fi; \
 	fi
 

@@ -225,6 +225,9 @@ def addons(addon_names: tuple[str, ...], name: str, list_only: bool) -> None:
 
     try:
         ctx = registry.context(name)
+    except UserError as exc:
+        raise _fail(exc) from exc
+    try:
         if list_only or not addon_names:
             for known in sorted(registry.REGISTRY):
                 reason = registry.load(known).ready(ctx)
@@ -233,5 +236,7 @@ def addons(addon_names: tuple[str, ...], name: str, list_only: bool) -> None:
         took = registry.enable(ctx, list(addon_names), progress=click.echo)
     except UserError as exc:
         raise _fail(exc) from exc
+    finally:
+        ctx.api.close()
     for addon, seconds in took.items():
         click.echo(f"{addon}: ready" + (f" ({seconds:.0f}s)" if seconds else " (already)"))
