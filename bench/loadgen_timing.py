@@ -1,24 +1,35 @@
 """Load-generator timing error at a fixed rate: client minus server TTFT and chunk gap.
 
     .venv/bin/python bench/loadgen_timing.py [--rate 500] [--repeats 3] [--duration 8]
-        [--idle-rate 25] [--compare-tree DIR]
+        [--idle-rate 25] [--compare-tree DIR] [--cpu-dma-latency US] [--no-idle]
+        [--rt-priority N]
 
-One simulator (fast tokens, server timestamps, pinned to the last core) serves every probe;
-each probe is one open-loop `run_probe` (calibration's probe: 1 s warm-up, streaming chat,
+Each probe is one open-loop `run_probe` (calibration's probe: 1 s warm-up, streaming chat,
 32 one-token chunks) with the generator pinned to the first core, run in a child process so
-that each can import servegate from a different source tree. Per repeat it runs, in
-alternating order: this tree at ``--rate``, this tree at ``--idle-rate`` (the baseline: the
-same path with almost no load), and with ``--compare-tree`` (e.g. a `git worktree` of an
-older commit) that tree at ``--rate``. Prints |error| p50/p99 per probe, then median and
-range per variant (goal: p99 <= 1 ms at half the ceiling, about 500 req/s here).
+that each can import servegate from a different source tree; it talks to a simulator (fast
+tokens, server timestamps, pinned to the last core) started from that same tree, so
+``--compare-tree`` compares old client and server against new ones. Per repeat, in
+alternating order: this tree at ``--rate``; this tree at ``--idle-rate`` (the baseline: the
+same path with almost no load); with ``--compare-tree`` (a copy or `git worktree` of an
+older state) that tree at ``--rate``; with ``--cpu-dma-latency US`` this tree at both rates
+while this process holds that CPU wake-up latency limit (servegate.load.cpu_wakeup: with 0,
+idle cores poll instead of halting; released after each such probe). Prints |error|
+p50/p99 per probe, then median and range per variant (goal: p99 <= 1 ms at half the
+ceiling).
 
 Other processes on the machine delay wake-ups of the generator and the simulator alike and
 show up in the p99: the load average is printed at the start and the end of every probe.
+``--rt-priority N`` (root) runs this process and so every simulator, Locust master and
+worker it starts under SCHED_FIFO priority N: a diagnostic that shields the comparison from
+other jobs on a shared machine (they still get the CPU time the generator leaves, and at
+least the kernel's RT throttling share). Figures taken with it are not what a normal run
+sees; say so when quoting them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -80,6 +91,21 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=8.0, help="measured seconds per probe")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--compare-tree", type=Path, default=None)
+    ap.add_argument(
+        "--cpu-dma-latency",
+        type=int,
+        default=None,
+        metavar="US",
+        help="add variants run while holding this wake-up latency limit (0: idle CPUs poll)",
+    )
+    ap.add_argument("--no-idle", action="store_true", help="skip the idle-rate baseline")
+    ap.add_argument(
+        "--rt-priority",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run everything under SCHED_FIFO priority N (diagnostic on a busy machine)",
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--url", default="", help=argparse.SUPPRESS)
     ap.add_argument("--sim-pid", type=int, default=0, help=argparse.SUPPRESS)
@@ -91,30 +117,56 @@ def main() -> int:
         raise SystemExit(f"--compare-tree {args.compare_tree}: no servegate/ package there")
     sys.path.insert(0, str(ROOT))
     from servegate.cli.calibrate import SIM_SETTINGS
+    from servegate.load.cpu_wakeup import describe_idle, hold_wakeup_latency
     from servegate.sim.process import SimProcess
 
+    if args.rt_priority is not None:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.rt_priority))
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"--rt-priority {args.rt_priority}: {exc}") from None
     cpus = sorted(os.sched_getaffinity(0))
     sim_cpu = cpus[-1] if len(cpus) >= 2 else None
-    variants: list[tuple[str, Path, float]] = [
-        ("this", ROOT, args.rate),
-        ("this-idle", ROOT, args.idle_rate),
-    ]
+    # (name, tree, rate, wake-up latency limit held during the probe)
+    qos = args.cpu_dma_latency
+    variants: list[tuple[str, Path, float, int | None]] = [("this", ROOT, args.rate, None)]
+    if not args.no_idle:
+        variants.append(("this-idle", ROOT, args.idle_rate, None))
     if args.compare_tree is not None:
-        variants.append(("compare", args.compare_tree.resolve(), args.rate))
+        variants.append(("compare", args.compare_tree.resolve(), args.rate, None))
+    if qos is not None:
+        variants.append(("this+qos", ROOT, args.rate, qos))
+        if not args.no_idle:
+            variants.append(("idle+qos", ROOT, args.idle_rate, qos))
     print(
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f};"
         f" generator core {cpus[0]}, simulator core {sim_cpu}; {args.duration:g} s per probe",
         flush=True,
     )
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in variants}
-    with SimProcess(cpu=sim_cpu, **SIM_SETTINGS) as sim, tempfile.TemporaryDirectory() as tmp:
-        assert sim.proc is not None
+    print(f"cpuidle: {describe_idle()}", flush=True)
+    if args.rt_priority is not None:
+        print(f"every process runs under SCHED_FIFO priority {args.rt_priority}", flush=True)
+    if qos is not None:
+        print(f"'+qos' variants hold /dev/cpu_dma_latency = {qos} us during the probe", flush=True)
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _, _ in variants}
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        os.chdir(tmp)  # `python -m servegate` must not find a servegate/ in the cwd
+        # each tree's probes go to that tree's own simulator: old client against old server
+        sims: dict[Path, Any] = {}
+        for tree in {v[1] for v in variants}:
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            sims[tree] = stack.enter_context(SimProcess(cpu=sim_cpu, env=env, **SIM_SETTINGS))
         n = 0
         for rep in range(args.repeats):
             order = variants if rep % 2 == 0 else list(reversed(variants))
-            for name, tree, rate in order:
+            for name, tree, rate, limit in order:
                 n += 1
-                r = probe(tree, sim.base_url, sim.proc.pid, rate, args.duration, Path(tmp) / str(n))
+                sim = sims[tree]
+                with hold_wakeup_latency(limit):
+                    r = probe(
+                        tree, sim.base_url, sim.proc.pid, rate, args.duration, Path(tmp) / str(n)
+                    )
                 results[name].append(r)
                 print(
                     f"  {name:9} {rate:6.0f} req/s  n={r['requests']:5d}  |TTFT| p50"

@@ -24,6 +24,7 @@ from servegate.load.calibration_file import (
 )
 from servegate.load.calibration_run import Setup, choose_cores, pinned
 from servegate.load.calibration_run import calibrate as run_calibration
+from servegate.load.cpu_wakeup import hold_wakeup_latency
 
 # Fast enough that one simulator core outruns one generator core (checked per probe from the
 # simulator's CPU use), with concurrency far above what the probes reach.
@@ -138,6 +139,16 @@ def _summary(cal: Calibration, path: Path) -> str:
     help="Pin simulator and generator to separate cores (needs 2+ cores).",
 )
 @click.option(
+    "--cpu-dma-latency",
+    "cpu_dma_latency",
+    type=click.IntRange(0, None),
+    default=None,
+    metavar="US",
+    help="Hold this CPU wake-up latency limit (/dev/cpu_dma_latency, needs root) while"
+    " measuring; 0 keeps idle cores polling. Recorded in the file; released at the end."
+    "  [default: not held]",
+)
+@click.option(
     "--keep",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -157,6 +168,7 @@ def calibrate(
     lag_p99_ms: float,
     min_achieved: float,
     pin: bool,
+    cpu_dma_latency: int | None,
     keep: Path | None,
 ) -> None:
     """Measure the load generator's ceiling per worker process and its timing error."""
@@ -166,7 +178,7 @@ def calibrate(
     criteria = Criteria(min_achieved, lag_p50_ms, lag_p99_ms)
     plan = SearchPlan(start_rate, max_rate, tolerance, max_probes)
     try:
-        _calibrate(setup, criteria, plan, output, pin, keep)
+        _calibrate(setup, criteria, plan, output, pin, keep, cpu_dma_latency)
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -178,6 +190,7 @@ def _calibrate(
     output: Path | None,
     pin: bool,
     keep: Path | None,
+    cpu_dma_latency: int | None = None,
 ) -> None:
     from servegate.sim.process import SimProcess  # the CLI may import sim; load may not
 
@@ -201,7 +214,9 @@ def _calibrate(
                 f"simulator {sim.base_url} (core {sim_cpu if sim_cpu is not None else 'any'}),"
                 f" generator cores {sorted(gen_cpus) if gen_cpus else 'any'}, {workers} worker(s)"
             )
-            with pinned(gen_cpus):
+            with pinned(gen_cpus), hold_wakeup_latency(cpu_dma_latency) as held:
+                if held is not None:
+                    click.echo(f"holding CPU wake-up latency limit {held} us until the end")
                 try:
                     cal = run_calibration(
                         sim.base_url,
@@ -212,6 +227,7 @@ def _calibrate(
                         sim_pid=sim.proc.pid,
                         pinned_cores=cores is not None,
                         on_probe=lambda p: click.echo(_probe_line(p)),
+                        cpu_dma_latency_us=cpu_dma_latency,
                     )
                 except KeyboardInterrupt:
                     raise UserError("calibration interrupted; no file written") from None

@@ -58,5 +58,5 @@ def sim(config: str | None, print_settings: bool, **flags: Any) -> None:
 
     try:
         run(settings)
-    except OSError as exc:
+    except (OSError, UserError) as exc:  # a port taken, an unusable model cache
         raise click.ClickException(str(exc)) from None

@@ -77,13 +77,22 @@ class PrefixGroups(StrictModel):
     length: int = Field(..., ge=1, description="prefix length in tokens")
 
 
+_PATH_OR_URL = r"^(/|https?://[^/\s]+/)"
+_PATH_HELP = "a path under the run's URL, or an absolute http(s) URL (another service)"
+
+
 class EndpointPaths(StrictModel):
-    chat: str = Field("/v1/chat/completions", pattern=r"^/")
-    completions: str = Field("/v1/completions", pattern=r"^/")
-    embeddings: str = Field("/v1/embeddings", pattern=r"^/")
+    """Per-API paths; an absolute URL sends that API elsewhere (RAG: embeddings service)."""
+
+    chat: str = Field("/v1/chat/completions", pattern=_PATH_OR_URL, description=_PATH_HELP)
+    completions: str = Field("/v1/completions", pattern=_PATH_OR_URL, description=_PATH_HELP)
+    embeddings: str = Field("/v1/embeddings", pattern=_PATH_OR_URL, description=_PATH_HELP)
 
     def path(self, api: Api) -> str:
         return str(getattr(self, api))
+
+    def absolute(self, api: Api) -> bool:
+        return not self.path(api).startswith("/")
 
 
 class ClosedLoop(StrictModel):
@@ -239,6 +248,11 @@ class Profile(StrictModel):
     )
     stream: bool = Field(True, description="stream chat/completions responses (SSE)")
     model: str = Field(..., min_length=1)
+    embedding_model: str | None = Field(
+        None,
+        min_length=1,
+        description="model of embedding requests (default: model); a RAG stack serves two",
+    )
     endpoints: EndpointPaths = Field(default_factory=lambda: EndpointPaths())
     load: LoadModel
     shape: Shape
@@ -271,6 +285,11 @@ class Profile(StrictModel):
                 if lvl != int(lvl):
                     raise ValueError(f"closed-loop levels are user counts; {lvl:g} is not whole")
         return self
+
+    def model_for(self, api: Api) -> str:
+        if api == "embeddings" and self.embedding_model is not None:
+            return self.embedding_model
+        return self.model
 
     @property
     def apis(self) -> list[Api]:

@@ -35,6 +35,12 @@ class CalibrationSettings(StrictModel):
     idle_lag_p50_ms: float = Field(..., ge=0, description="send lag at the idle rate")
     idle_lag_p99_ms: float = Field(..., ge=0)
     pinned: bool = Field(..., description="generator and simulator pinned to separate cores")
+    cpu_dma_latency_us: int | None = Field(
+        None,
+        ge=0,
+        description="CPU wake-up latency limit held in /dev/cpu_dma_latency during the run;"
+        " None: not held (idle CPUs sleep as the machine's idle governor decides)",
+    )
 
 
 class ProbeResult(StrictModel):

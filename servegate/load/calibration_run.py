@@ -36,6 +36,7 @@ from servegate.load.calibration_file import (
     CalibrationSettings,
     ProbeResult,
 )
+from servegate.load.cpu_wakeup import describe_idle
 from servegate.load.runner import RunPlan, run_load
 from servegate.metrics.clock import now_ns
 from servegate.metrics.io import read_records
@@ -182,8 +183,8 @@ def run_probe(
 
 
 def host_info() -> dict[str, str]:
-    """The run metadata's host description, plus the CPU model the ceiling depends on."""
-    return {**meta.host_info(), "cpu_model": _cpu_model()}
+    """The run metadata's host description, plus the CPU model and idle states it depends on."""
+    return {**meta.host_info(), "cpu_model": _cpu_model(), "cpuidle": describe_idle()}
 
 
 def _cpu_model() -> str:
@@ -203,8 +204,12 @@ def calibrate(
     sim_pid: int | None = None,
     pinned_cores: bool = False,
     on_probe: Callable[[ProbeResult], None] | None = None,
+    cpu_dma_latency_us: int | None = None,
 ) -> Calibration:
-    """Search the ceiling, then measure the timing error at half of it."""
+    """Search the ceiling, then measure the timing error at half of it.
+
+    ``cpu_dma_latency_us`` only records the wake-up latency limit the caller holds.
+    """
     probes: list[ProbeResult] = []
     load_before = os.getloadavg()[0]
     cores = os.cpu_count() or 1
@@ -265,6 +270,7 @@ def calibrate(
             idle_lag_p50_ms=baseline[0],
             idle_lag_p99_ms=baseline[1],
             pinned=pinned_cores,
+            cpu_dma_latency_us=cpu_dma_latency_us,
         ),
         probes=probes,
         timing_error=timing,

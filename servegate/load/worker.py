@@ -60,6 +60,35 @@ class Transport:
         self.client.close()
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def api_transports(profile: Profile, default: Transport, pool_size: int) -> dict[Api, Transport]:
+    """The transport of each API of the chain: the run's own, or one per other origin."""
+    by_origin: dict[str, Transport] = {}
+    out: dict[Api, Transport] = {}
+    for api in profile.apis:
+        if not profile.endpoints.absolute(api):
+            out[api] = default
+            continue
+        origin = _origin(profile.endpoints.path(api))
+        if origin not in by_origin:
+            by_origin[origin] = Transport(origin, pool_size, profile.timeout)
+        out[api] = by_origin[origin]
+    return out
+
+
+def request_path(transport: Transport, profile: Profile, api: Api) -> str:
+    """The request target: an absolute endpoint keeps its own path, a path gets the prefix."""
+    ep = profile.endpoints.path(api)
+    if profile.endpoints.absolute(api):
+        parts = urlsplit(ep)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return transport.prefix + ep
+
+
 def send(
     transport: Transport,
     profile: Profile,
@@ -76,7 +105,7 @@ def send(
     body = orjson.dumps(
         build_body(
             api,
-            profile.model,
+            profile.model_for(api),
             text,
             prompt.max_tokens,
             stream,
@@ -84,7 +113,7 @@ def send(
             profile.min_tokens,
         )
     )
-    path = transport.prefix + profile.endpoints.path(api)
+    path = request_path(transport, profile, api)
     sent = time.perf_counter_ns()
     rec = RequestRecord(
         request_id=uuid.uuid4().hex[:16],

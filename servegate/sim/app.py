@@ -11,6 +11,7 @@ from servegate.sim.driver import BatchDriver, DistDriver
 from servegate.sim.engine import BatchEngine, EngineConfig, Seq
 from servegate.sim.http import Request, Responder
 from servegate.sim.metrics import LiveState, SimMetrics
+from servegate.sim.modelcache import plan_start
 from servegate.sim.oai import ApiError, error_body
 from servegate.sim.settings import SimSettings
 
@@ -22,8 +23,18 @@ class SimApp:
         self.settings = s = settings
         self.created = int(time.time())
         self._clock = clock
-        self._ready_at = clock() + s.startup_delay_s
+        # Download (skipped on a cache hit) then load; serve() records a finished download.
+        self.start_plan = plan_start(
+            s.model_cache, s.model_name, s.download_delay_s, s.startup_delay_s
+        )
+        self._ready_at = clock() + self.start_plan.total_s
         self._index = 0
+        # Every response names the version, so a client sees which rollout step served it.
+        self.version_header = (
+            b"x-servegate-model-version: %s\r\n" % s.model_version.encode()
+            if s.model_version
+            else b""
+        )
         self.metrics = SimMetrics(
             s.model_name, s.max_num_seqs, s.gpu_weights_mib, s.gpu_kv_mib, self._live
         )
@@ -91,6 +102,7 @@ class SimApp:
 
     async def handle(self, req: Request, resp: Responder) -> None:
         entry = self.routes.get(req.path)
+        resp.fixed_headers = self.version_header
         try:
             if entry is None:
                 raise ApiError(404, f"no route for {req.path}")

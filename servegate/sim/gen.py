@@ -124,9 +124,13 @@ class _Sink:
                 resp.pause(fault.duration)
             elif fault.kind is FaultKind.MALFORMED:
                 resp.event(self.tpl.malformed(fault.variant))
+        tok = VOCAB_JSON[self.walk.next()]
         if index == 0 and self.spec.kind == "chat":
-            resp.event(self.tpl.role())
-        resp.event(self.tpl.token(VOCAB_JSON[self.walk.next()], index == self.n - 1))
+            # one write: the first token is stamped right before its bytes leave
+            role = self.tpl.role()
+            resp.events(role, self.tpl.token(tok, index == self.n - 1))
+            return
+        resp.event(self.tpl.token(tok, index == self.n - 1))
 
     def finish(self) -> None:
         if self.fut.done():

@@ -24,6 +24,7 @@ import httptools
 from servegate.sim.oai import error_body
 
 MAX_BODY = 32 * 1024 * 1024
+DRAIN_LINGER_S = 1.0  # how long a drained connection waits for the request its client sent
 
 
 class Request:
@@ -46,7 +47,16 @@ Handler = Callable[[Request, "Responder"], Awaitable[None]]
 class Responder:
     """Writes one response. Methods are no-ops once the connection is gone."""
 
-    __slots__ = ("_conn", "_finish_pending", "_held", "done", "lost", "on_lost", "request")
+    __slots__ = (
+        "_conn",
+        "_finish_pending",
+        "_held",
+        "done",
+        "fixed_headers",
+        "lost",
+        "on_lost",
+        "request",
+    )
 
     def __init__(self, conn: Connection, request: Request) -> None:
         self._conn = conn
@@ -56,6 +66,7 @@ class Responder:
         self.done = False
         self.lost = False
         self.on_lost: Callable[[], None] | None = None
+        self.fixed_headers = b""  # sent with every response (the app's version label)
 
     def _head(self, status: int, ctype: bytes, length: int | None, extra: bytes) -> bytes:
         req = self.request
@@ -66,6 +77,7 @@ class Responder:
             if length is not None
             else b"transfer-encoding: chunked\r\ncache-control: no-cache\r\n",
             b"x-servegate-recv-ns: %d\r\n" % req.recv_ns,
+            self.fixed_headers,
             extra,
             b"" if req.keep_alive else b"connection: close\r\n",
             b"\r\n",
@@ -105,6 +117,10 @@ class Responder:
             self._conn.write(chunk)
         else:
             self._out(chunk)
+
+    def events(self, first: bytes, second: bytes) -> None:
+        """Two events, each its own chunk, in one write (the role chunk and first token)."""
+        self._out(b"%x\r\n%s\r\n%x\r\n%s\r\n" % (len(first), first, len(second), second))
 
     def end_stream(self) -> None:
         self._out(b"0\r\n\r\n")
@@ -163,6 +179,8 @@ class Connection(asyncio.Protocol):
         self._closing = False
         self._pending: list[bytes] = []
         self._flush_scheduled = False
+        self.draining = False  # shutting down: finish what was asked, then close
+        self._linger_s = DRAIN_LINGER_S
 
     # --- asyncio.Protocol -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -222,6 +240,8 @@ class Connection(asyncio.Protocol):
         if self._closing or not self._queue:
             return
         req = self._queue.popleft()
+        if self.draining:
+            req.keep_alive = False  # tell the client not to send more on this connection
         resp = Responder(self, req)
         self._current = resp
         task = asyncio.get_running_loop().create_task(self._run(req, resp))
@@ -250,18 +270,23 @@ class Connection(asyncio.Protocol):
         self.close()
 
     def write(self, data: bytes) -> None:
-        """Queue bytes; they go out in one send when the current loop iteration ends.
+        """Send now if this is the connection's first write since the last flush, else queue.
 
-        A step of the engine writes one event to each of many connections; when the engine
-        runs several steps back to back (it is behind real time), this turns a burst of
-        events for one connection into one system call instead of one per token.
+        The first write goes to the socket at once, so a chunk's ``emit_ns`` (stamped while
+        its bytes are built) is microseconds before the bytes leave, not a loop iteration
+        before. Writes that follow in the same loop iteration (the engine running overdue
+        steps back to back) are queued and leave together in one send when the iteration
+        ends, instead of one system call per token.
         """
         if self._transport is None or self._closing:
             return
-        self._pending.append(data)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        if self._flush_scheduled:
+            self._pending.append(data)
+            return
+        self._flush_scheduled = True
+        asyncio.get_running_loop().call_soon(self._flush)
+        if not self._transport.is_closing():
+            self._transport.write(data)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -275,14 +300,34 @@ class Connection(asyncio.Protocol):
             self._closing = True
             self._transport.close()
 
+    def drain(self, linger_s: float = DRAIN_LINGER_S) -> None:
+        """Graceful shutdown of this connection: close it now if idle, else after its
+        requests are answered (each with ``connection: close``).
+
+        A response already under way announced keep-alive, so its client may send the next
+        request as soon as it ends: the connection stays open ``linger_s`` for it (answered
+        with ``connection: close``) instead of resetting it, as a draining proxy does.
+        """
+        self.draining = True
+        self._linger_s = linger_s
+        if self._current is None and not self._queue:
+            self.close()
+
     def response_done(self, resp: Responder) -> None:
         if resp is not self._current:
             return
         self._current = None
         if not resp.request.keep_alive:
             self.close()
+        elif self.draining and not self._queue:
+            loop = asyncio.get_running_loop()
+            loop.call_later(self._linger_s, self._close_if_idle)
         else:
             self._next()
+
+    def _close_if_idle(self) -> None:
+        if self._current is None and not self._queue:
+            self.close()
 
 
 class HttpServer:
@@ -308,10 +353,22 @@ class HttpServer:
         port_bound: int = self.server.sockets[0].getsockname()[1]
         return port_bound
 
-    async def stop(self) -> None:
-        """Stop listening, cancel in-flight requests, close every connection."""
+    async def stop(self, drain_s: float = 0.0) -> None:
+        """Stop listening, cancel in-flight requests, close every connection.
+
+        With ``drain_s`` > 0, first let in-flight requests finish for up to that long, as
+        uvicorn (vLLM's server) does on SIGTERM: idle keep-alive connections close at once,
+        busy ones after their response, plus the request their client may already have sent
+        on it (see :meth:`Connection.drain`). A rolling update then loses no request.
+        """
         if self.server is not None:
             self.server.close()
+        if drain_s > 0:
+            for conn in list(self.conns):
+                conn.drain()
+            deadline = time.monotonic() + drain_s
+            while (self.tasks or self.conns) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:

@@ -105,7 +105,8 @@ class SimProcess:
         self.port = int(line[len(READY_PREFIX) :].split()[0].rsplit(":", 1)[1])
         if not self.wait_loaded:
             return
-        deadline = time.monotonic() + self.timeout + self.settings.startup_delay_s
+        start = self.settings.startup_delay_s + self.settings.download_delay_s
+        deadline = time.monotonic() + self.timeout + start
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(self.base_url + "/health", timeout=2) as r:

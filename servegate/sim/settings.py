@@ -34,6 +34,25 @@ class SimSettings(StrictModel):
     model_name: str = Field("sim-model", min_length=1, description="Served model id.")
     seed: int = Field(0, ge=0, description="Seed of output text, lengths, latencies, faults.")
     startup_delay_s: float = Field(0.0, ge=0, description="Simulated model load: /health 503.")
+    download_delay_s: float = Field(
+        0.0, ge=0, description="Simulated model download before the load, unless cached."
+    )
+    model_cache: str | None = Field(
+        None, description="Model cache directory: a start finding the model there skips download."
+    )
+    model_version: str = Field(
+        "",
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._+:-]*$",
+        description="Version label sent as X-Servegate-Model-Version and in /v1/models "
+        "(rollout and canary checks); empty: not sent.",
+    )
+    drain_s: float = Field(
+        0.0,
+        ge=0,
+        description="On SIGTERM, let in-flight requests finish for up to this long "
+        "(0: cut them off at once).",
+    )
     timestamps: bool = Field(False, description="Add server timestamps to every response.")
     log_requests: bool = Field(False, description="Print one line per finished request.")
 

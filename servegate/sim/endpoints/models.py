@@ -24,4 +24,6 @@ async def handle(app: SimApp, req: Request, resp: Responder) -> None:
         "max_model_len": s.max_model_len,
         "permission": [],
     }
+    if s.model_version:
+        card["servegate_model_version"] = s.model_version
     resp.send(200, orjson.dumps({"object": "list", "data": [card]}))

@@ -116,3 +116,14 @@ def test_validate_command_rejects_unclassifiable_files(
     f.write_text(text)
     res = CliRunner().invoke(profiles, ["validate", str(f)])
     assert res.exit_code == 1 and words in res.output and str(f) in res.output
+
+
+def test_a_chain_may_send_embeddings_to_another_service_and_model(tmp_path: Path) -> None:
+    text = BASE.replace("api: chat", "api: embeddings\nthen: [chat]") + (
+        'embedding_model: org/embedder\nendpoints: {embeddings: "http://10.96.0.7:8080/v1/embeddings"}\n'
+    )
+    p = load_yaml_text(text, Profile)
+    assert p.endpoints.absolute("embeddings") and not p.endpoints.absolute("chat")
+    assert (p.model_for("embeddings"), p.model_for("chat")) == ("org/embedder", "m")
+    bad = text.replace("http://10.96.0.7:8080", "ftp://10.96.0.7")
+    assert "endpoints.embeddings" in _err(bad, tmp_path)

@@ -1,0 +1,87 @@
+"""The KubeRay operator as a host process: RayService -> RayCluster -> head and worker pods.
+
+Built with ``go install`` from the Go module proxy at the version of the vendored ray.io CRDs
+(manifests/crds/SOURCES.yaml). It runs with the admin kubeconfig, leader election off,
+webhooks off (KubeRay enables them only with ENABLE_WEBHOOKS=true) and its metrics and
+health probes on loopback. It reconciles every namespace; only servegate's suites create Ray
+objects on the local cluster.
+
+On the local cluster the Ray pods it creates cannot run Ray (no Ray image can be pulled), so
+the suites pin them to kwok nodes: the operator's object graph is exercised, Ray itself is not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from servegate.cluster.addons import portfile
+from servegate.cluster.addons.base import AddonContext, Progress, addon_binary
+from servegate.cluster.addons.operators import (
+    LOOPBACK,
+    deployment_running,
+    probe_ok,
+    require_crds,
+)
+from servegate.cluster.node.layout import Layout as NodeLayout
+
+NAME = "kuberay"
+PROCESS = "kuberay-operator"
+PACKAGE = "github.com/ray-project/kuberay/ray-operator"
+VERSION = "v1.5.0"  # matches manifests/crds/ray.io_*.yaml
+CRDS = ("rayclusters.ray.io", "rayservices.ray.io", "rayjobs.ray.io")  # it watches all three
+PREFERRED_PORTS = {"metrics": 18380, "probe": 18381}
+
+
+def argv(binary: str, ctx: AddonContext, metrics_port: int, probe_port: int) -> list[str]:
+    return [
+        binary,
+        f"--kubeconfig={ctx.admin_kubeconfig}",
+        "--enable-leader-election=false",
+        f"--metrics-addr={LOOPBACK}:{metrics_port}",
+        f"--health-probe-bind-address={LOOPBACK}:{probe_port}",
+        "--log-stdout-encoder=console",
+        "--reconcile-concurrency=2",
+    ]
+
+
+@dataclass(frozen=True)
+class KubeRayAddon:
+    name: str = NAME
+    requires: tuple[str, ...] = ()
+    processes: tuple[str, ...] = (PROCESS,)
+
+    def build(self, progress: Progress) -> None:
+        progress(f"add-on {NAME}: go install {PACKAGE}@{VERSION} (cold: ~10 min on 2 busy cores)")
+        addon_binary(PACKAGE, VERSION, PROCESS)
+
+    def start(self, ctx: AddonContext, progress: Progress) -> None:
+        require_crds(ctx.api, NAME, CRDS)
+        binary = addon_binary(PACKAGE, VERSION, PROCESS)
+        wanted = {k: (p, (LOOPBACK,)) for k, p in PREFERRED_PORTS.items()}
+        ports = portfile.choose(ctx.dir(NAME), wanted)
+        args = argv(str(binary), ctx, ports["metrics"], ports["probe"])
+        ctx.sup.start(PROCESS, args, env={"ENABLE_WEBHOOKS": "false"}, nice=5)
+        progress(f"add-on {NAME}: operator started (probes on {LOOPBACK}:{ports['probe']})")
+
+    def ready(self, ctx: AddonContext) -> str | None:
+        if not ctx.sup.alive(PROCESS):
+            return f"{PROCESS} is not running"
+        port = portfile.read(ctx.dir(NAME), "probe")
+        if port is None:
+            return f"{PROCESS} has no recorded probe port"
+        return probe_ok(port)
+
+    def teardown(self, node: NodeLayout) -> None:
+        """Nothing on the host besides the process; Ray objects go with their namespaces."""
+
+    def check_existing(self, client: Any) -> str | None:
+        return deployment_running(
+            client,
+            "app.kubernetes.io/name=kuberay-operator",
+            "the KubeRay operator",
+            "install it (helm chart kuberay/kuberay-operator v1.5.0)",
+        )
+
+
+ADDON = KubeRayAddon()

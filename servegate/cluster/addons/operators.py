@@ -1,0 +1,69 @@
+"""What the KubeRay and KServe add-ons share: CRD presence, health probes, in-cluster checks.
+
+Both run an upstream controller-runtime manager as a host process with the admin kubeconfig
+(leader election off, metrics and probes on loopback); they reconcile CRDs that the
+``sg_cluster`` fixture installs from manifests/crds. The add-ons never install or modify CRDs
+themselves: on the shared cluster those belong to the fixture (and, elsewhere, to the
+operators' owners).
+"""
+
+from __future__ import annotations
+
+import http.client
+from typing import Any
+
+from servegate.cluster.api import Api, ApiError
+from servegate.errors import UserError
+
+LOOPBACK = "127.0.0.1"
+CRD_HINT = "kubectl apply --server-side -k manifests/crds"
+
+
+def missing_crds(api: Api, names: tuple[str, ...]) -> list[str]:
+    """The CustomResourceDefinitions in ``names`` the API server does not have."""
+    out: list[str] = []
+    for name in names:
+        try:
+            api.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
+        except ApiError as exc:
+            if exc.status != 404:
+                raise UserError(f"reading CRD {name}: {exc}") from None
+            out.append(name)
+    return out
+
+
+def require_crds(api: Api, addon: str, names: tuple[str, ...]) -> None:
+    """A one-line error naming the missing CRDs and how to install them."""
+    missing = missing_crds(api, names)
+    if missing:
+        raise UserError(f"add-on {addon} needs CRDs {', '.join(missing)}: {CRD_HINT}")
+
+
+def probe_ok(port: int, path: str = "/readyz", timeout_s: float = 2.0) -> str | None:
+    """None if ``http://127.0.0.1:port/path`` answers 200, else why not (one line)."""
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout_s)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read(200).decode("utf-8", "replace").strip()
+    except OSError as exc:
+        return f"{path} on {LOOPBACK}:{port}: {exc}"
+    finally:
+        conn.close()
+    if resp.status != 200:
+        return f"{path} on {LOOPBACK}:{port} answered {resp.status} {body}"
+    return None
+
+
+def deployment_running(client: Any, selector: str, what: str, install: str) -> str | None:
+    """On an existing cluster: None if a Deployment labelled ``selector`` has a ready replica."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        deps = client.apps.list_deployment_for_all_namespaces(label_selector=selector).items
+    except ApiException as exc:
+        return f"cannot list Deployments to find {what}: {exc.status} {exc.reason}"
+    if any((d.status.ready_replicas or 0) > 0 for d in deps):
+        return None
+    found = "not ready" if deps else "not found"
+    return f"{what} ({selector}) {found}: {install}"

@@ -1,0 +1,162 @@
+"""Cluster-side steps shared by the KEDA checks: where KEDA's inputs are, creating the
+ScaledObject after the workload, and saying why an autoscaler did not act.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import pytest
+
+from fixtures.cluster import ClusterHandle
+from fixtures.deploy import Deployed
+from fixtures.scaling import Probe
+from servegate.k8s.deploy import apply_objects
+
+PROMETHEUS_ENV = "SERVEGATE_KEDA_PROMETHEUS_URL"
+"""On a cluster servegate did not make: the Prometheus address KEDA's operator can query."""
+
+
+def local_context(handle: ClusterHandle) -> Any:
+    """The local cluster's add-on context (ports, bridge address, Prometheus)."""
+    from servegate.cluster import addons
+
+    return addons.context(handle.cluster_name)
+
+
+def redis_addresses(handle: ClusterHandle) -> tuple[str, tuple[str, int]]:
+    """(address KEDA is given, (host, port) this process pushes to).
+
+    KEDA is given the bridge address, as a real ScaledObject would name an address the
+    cluster routes to (pods could reach it too); this process uses loopback."""
+    from servegate.cluster.addons import redis as redis_addon
+
+    if handle.kind != "local":
+        pytest.skip("the KEDA Redis check runs only on the local cluster (its redis add-on)")
+    ctx = local_context(handle)
+    host, port = redis_addon.address(ctx)
+    return f"{host}:{port}", (redis_addon.LOOPBACK, port)
+
+
+def prometheus_addresses(handle: ClusterHandle) -> tuple[str, str | None]:
+    """(serverAddress for KEDA, URL this process samples, or None).
+
+    Locally, KEDA's operator is a host process and the node's Prometheus listens on
+    127.0.0.1: the same URL serves both. Elsewhere KEDA runs in the cluster, so the
+    address comes from $SERVEGATE_KEDA_PROMETHEUS_URL and sampling is left out."""
+    if handle.kind == "local":
+        url = str(local_context(handle).prometheus_url)
+        return url, url
+    given = os.environ.get(PROMETHEUS_ENV)
+    if not given:
+        pytest.skip(f"set {PROMETHEUS_ENV} to the Prometheus URL KEDA can query")
+    return given, None
+
+
+def create_scaledobject(handle: ClusterHandle, dep: Deployed, so: dict[str, Any]) -> None:
+    """Apply ``so`` into the unit's namespace; the unit's teardown deletes it."""
+    try:
+        apply_objects(handle.client, [so], dep.namespace, handle.scope, applied=dep.applied)
+    except Exception as exc:  # ClusterError or an API error: one line either way
+        pytest.fail(f"cannot create ScaledObject {so['metadata']['name']}: {exc}", pytrace=False)
+
+
+def _conditions(obj: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    conds = ((obj or {}).get("status") or {}).get("conditions") or []
+    return {str(c.get("type")): c for c in conds}
+
+
+def _get(handle: ClusterHandle, api_version: str, kind: str, ns: str, name: str) -> Any:
+    try:
+        res = handle.client.dynamic.resources.get(api_version=api_version, kind=kind)
+        return res.get(name=name, namespace=ns).to_dict()
+    except Exception:  # not there (yet), or not readable: the caller says what it waited for
+        return None
+
+
+def autoscaler_state(handle: ClusterHandle, ns: str, so_name: str) -> str:
+    """The ScaledObject's Ready/Active and its HPA's ScalingActive conditions, in one line."""
+    parts: list[str] = []
+    so = _get(handle, "keda.sh/v1alpha1", "ScaledObject", ns, so_name)
+    if so is None:
+        parts.append(f"ScaledObject {so_name} not found")
+    for t in ("Ready", "Active"):
+        c = _conditions(so).get(t)
+        if c is not None:
+            parts.append(
+                f"ScaledObject {t}={c.get('status')} ({c.get('message') or c.get('reason')})"
+            )
+    hpa_name = f"keda-hpa-{so_name}"
+    hpa = _get(handle, "autoscaling/v2", "HorizontalPodAutoscaler", ns, hpa_name)
+    if hpa is None:
+        parts.append(f"no HPA {hpa_name}")
+    else:
+        c = _conditions(hpa).get("ScalingActive")
+        if c is not None:
+            parts.append(f"HPA ScalingActive={c.get('status')} ({c.get('message')})")
+    return "; ".join(parts)
+
+
+def wait_hpa(
+    handle: ClusterHandle, ns: str, so_name: str, timeout_s: float = 60.0, refused_s: float = 15.0
+) -> None:
+    """Block until KEDA made the ScaledObject's HPA (KEDA accepted the object).
+
+    Fails early when KEDA has said Ready=False for ``refused_s`` (it will not get there)."""
+    deadline = time.monotonic() + timeout_s
+    name = f"keda-hpa-{so_name}"
+    refused_since: float | None = None
+    while _get(handle, "autoscaling/v2", "HorizontalPodAutoscaler", ns, name) is None:
+        now = time.monotonic()
+        so = _get(handle, "keda.sh/v1alpha1", "ScaledObject", ns, so_name)
+        ready = _conditions(so).get("Ready", {}).get("status")
+        refused_since = (refused_since or now) if ready == "False" else None
+        if now > deadline or (refused_since is not None and now - refused_since >= refused_s):
+            waited = timeout_s - (deadline - now)
+            state = autoscaler_state(handle, ns, so_name)
+            pytest.fail(f"KEDA made no HPA for {so_name} in {waited:.0f}s: {state}", False)
+        time.sleep(1.0)
+
+
+def fail_explained(handle: ClusterHandle, ns: str, so_name: str, reason: str) -> NoReturn:
+    """Fail with ``reason`` and what the autoscaler says about itself."""
+    pytest.fail(f"{reason}; autoscaler: {autoscaler_state(handle, ns, so_name)}", pytrace=False)
+
+
+def explained(handle: ClusterHandle, ns: str, so_name: str, step: Callable[[], float]) -> float:
+    """Run an assertion step; on failure, add what the autoscaler said to the message."""
+    try:
+        return step()
+    except pytest.fail.Exception as exc:
+        fail_explained(handle, ns, so_name, str(exc.msg))
+
+
+def per_pod(prometheus_url: str, query: str) -> dict[str, float]:
+    """An instant query's value per ``pod`` label (empty when unreachable or no series)."""
+    url = f"{prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    try:
+        with urllib.request.urlopen(url, timeout=5.0) as resp:
+            result = json.load(resp)["data"]["result"]
+        return {str(r["metric"].get("pod", "?")): float(r["value"][1]) for r in result}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def with_queue_length(base: Probe, llen: Callable[[], int]) -> Probe:
+    """``base`` with queue_depth taken from the Redis list instead of Prometheus."""
+
+    def probe() -> dict[str, Any]:
+        out = base()
+        try:
+            out["queue_depth"] = float(llen())
+        except Exception as exc:  # redis errors: recorded, the series goes on
+            out["errors"] = (*out.get("errors", ()), f"redis LLEN: {type(exc).__name__}: {exc}")
+        return out
+
+    return probe

@@ -1,0 +1,13 @@
+"""Fixtures of the pattern benchmarks (see docs/suites-benchmarks.md)."""
+
+from __future__ import annotations
+
+import pytest
+from pattern_report import PatternTable
+
+from fixtures.results import RunResults
+
+
+@pytest.fixture(scope="session")
+def pattern_table(sg_results: RunResults) -> PatternTable:
+    return PatternTable(sg_results)

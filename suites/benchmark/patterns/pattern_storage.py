@@ -1,0 +1,152 @@
+"""Deploying a pattern whose StatefulSet claims storage on a cluster with no provisioner.
+
+The local cluster has no storage class, so a StatefulSet's volumeClaimTemplates claims (the
+vLLM model cache, 100Gi ReadWriteOnce) would stay Pending and its pods unscheduled. Before the
+unit is applied, the suite creates one hostPath PersistentVolume per claim the StatefulSet will
+make, of the claim's size and access modes, in a storage class name private to this test, and
+sets that class on the claim templates (the one change to the unit: which class provides the
+storage is the cluster's business, the reference manifests leave it to the default class).
+The claims then bind at once and the pods schedule as written. The volumes carry the run's
+labels, are deleted after the namespace, and their directories (under HOST_ROOT) are removed
+from the node, which on the local cluster is this host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from fixtures.cluster import ClusterHandle, DeployUnit
+from fixtures.deploy import Deployed
+
+HOST_ROOT = Path("/var/tmp/servegate-pv")
+
+
+def claims_of(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(claim name, claim spec) of every PVC the unit's StatefulSets will create."""
+    out = []
+    for o in objects:
+        if o.get("kind") != "StatefulSet":
+            continue
+        sts, spec = o["metadata"]["name"], o["spec"]
+        for tmpl in spec.get("volumeClaimTemplates", []):
+            for i in range(int(spec.get("replicas", 1))):
+                out.append((f"{tmpl['metadata']['name']}-{sts}-{i}", tmpl["spec"]))
+    return out
+
+
+def with_storage_class(objects: list[dict[str, Any]], klass: str) -> list[dict[str, Any]]:
+    """The objects with ``klass`` on every StatefulSet claim template (copies, not in place)."""
+    out = []
+    for o in objects:
+        if o.get("kind") == "StatefulSet" and o["spec"].get("volumeClaimTemplates"):
+            o = copy.deepcopy(o)
+            for tmpl in o["spec"]["volumeClaimTemplates"]:
+                tmpl["spec"]["storageClassName"] = klass
+        out.append(o)
+    return out
+
+
+def volume_for(
+    name: str, klass: str, spec: dict[str, Any], labels: dict[str, str]
+) -> dict[str, Any]:
+    """A hostPath PersistentVolume that only claims of storage class ``klass`` can bind."""
+    storage = spec.get("resources", {}).get("requests", {}).get("storage", "1Gi")
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "capacity": {"storage": storage},
+            "accessModes": spec.get("accessModes", ["ReadWriteOnce"]),
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": klass,
+            "hostPath": {"path": str(HOST_ROOT / name), "type": "DirectoryOrCreate"},
+        },
+    }
+
+
+class StaticVolumes:
+    def __init__(self, handle: ClusterHandle) -> None:
+        self.handle = handle
+        self.klass = f"servegate-static-{secrets.token_hex(4)}"
+        self.names: list[str] = []
+
+    def provide(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create the volumes for the objects' claims; return the objects using them."""
+        core = self.handle.client.core
+        for claim, spec in claims_of(objects):
+            name = f"{self.klass}-{claim}"[:253]
+            body = volume_for(name, self.klass, spec, self.handle.scope.labels())
+            core.create_persistent_volume(body)
+            self.names.append(name)
+        return with_storage_class(objects, self.klass)
+
+    def close(self, timeout_s: float = 60.0) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        core = self.handle.client.core
+        for name in self.names:
+            try:
+                pv = core.read_persistent_volume(name)
+                if self.handle.scope.owns(pv.metadata.labels):
+                    core.delete_persistent_volume(name)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+        deadline = time.monotonic() + timeout_s
+        for name in self.names:
+            while time.monotonic() < deadline:
+                try:
+                    core.read_persistent_volume(name)
+                except ApiException as exc:
+                    if exc.status == 404:
+                        break
+                    raise
+                time.sleep(0.5)
+            path = HOST_ROOT / name
+            if path.parent == HOST_ROOT and path.is_dir():
+                shutil.rmtree(path)
+        with contextlib.suppress(OSError):
+            HOST_ROOT.rmdir()  # only when empty: another run may be using it
+
+
+@contextlib.contextmanager
+def deploy_pattern(
+    handle: ClusterHandle,
+    deploy_unit: DeployUnit,
+    unit: str,
+    mutate: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+    timeout_s: float = 600.0,
+) -> Iterator[Deployed]:
+    """``deploy_unit`` plus, on the local cluster, PersistentVolumes for the unit's claims."""
+    if handle.kind != "local":
+        with deploy_unit(unit, timeout_s=timeout_s, mutate=mutate) as dep:
+            yield dep
+        return
+    volumes = StaticVolumes(handle)
+
+    def prepare(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return volumes.provide(mutate(objects) if mutate else objects)
+
+    try:
+        with deploy_unit(unit, timeout_s=timeout_s, mutate=prepare) as dep:
+            yield dep
+    finally:
+        volumes.close()
+
+
+__all__ = [
+    "HOST_ROOT",
+    "StaticVolumes",
+    "claims_of",
+    "deploy_pattern",
+    "volume_for",
+    "with_storage_class",
+]

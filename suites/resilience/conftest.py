@@ -1,0 +1,7 @@
+"""Fixtures of the availability and resilience checks (see docs/suites-resilience.md)."""
+
+from __future__ import annotations
+
+from resilience_env import resil
+
+__all__ = ["resil"]  # the fixture, made visible to this directory

@@ -1,0 +1,10 @@
+"""Put suites/resilience (not a package) on sys.path for the unit tests of its pure parts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+SUITE = Path(__file__).resolve().parents[3] / "suites" / "resilience"
+if str(SUITE) not in sys.path:
+    sys.path.insert(0, str(SUITE))

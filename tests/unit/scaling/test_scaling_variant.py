@@ -1,0 +1,110 @@
+"""The autoscaling suites' test variant of vllm-deployment, checked on the rendered unit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SUITE = Path(__file__).resolve().parents[3] / "suites" / "autoscaling"
+if str(SUITE) not in sys.path:
+    sys.path.insert(0, str(SUITE))
+
+from autoscale_setup import (  # noqa: E402
+    TEST_SCALE_DOWN,
+    LoadInBackground,
+    component_hpa,
+    hpa_for,
+    variant,
+)
+
+from servegate.k8s.render import render_unit, resolve_unit  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    return render_unit(resolve_unit("vllm-deployment", "sim"))
+
+
+def kinds(objs: list[dict[str, Any]]) -> list[str]:
+    return [o["kind"] for o in objs]
+
+
+def test_variant_swaps_keda_for_the_component_hpa(rendered: list[dict[str, Any]]) -> None:
+    assert "ScaledObject" in kinds(rendered)  # the overlay ships KEDA: the variant removes it
+    env = {"SERVEGATE_SIM_MAX_NUM_SEQS": "2"}
+    out = variant(lambda t: hpa_for("hpa-queue-depth", t, max_replicas=3), env, drop_gpu=True)(
+        rendered
+    )
+    assert "ScaledObject" not in kinds(out) and "NetworkPolicy" not in kinds(out)
+    (hpa,) = [o for o in out if o["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "vllm",
+    }
+    assert hpa["spec"]["maxReplicas"] == 3
+    assert hpa["spec"]["behavior"]["scaleDown"] == TEST_SCALE_DOWN
+    assert hpa["spec"]["metrics"] == component_hpa("hpa-queue-depth")["spec"]["metrics"]
+    (dep,) = [o for o in out if o["kind"] == "Deployment"]
+    pod = dep["spec"]["template"]
+    assert pod["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    (c,) = pod["spec"]["containers"]
+    assert {"name": "SERVEGATE_SIM_MAX_NUM_SEQS", "value": "2"} in c["env"]
+    assert "nvidia.com/gpu" not in c["resources"]["requests"]
+    assert "nvidia.com/gpu" not in c["resources"].get("limits", {})
+    # The input is left as it was (deploy_unit may render once and mutate per test).
+    orig = next(o for o in rendered if o["kind"] == "Deployment")
+    assert (
+        "nvidia.com/gpu"
+        in orig["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+    )
+
+
+def test_cpu_request_and_metrics_override(rendered: list[dict[str, Any]]) -> None:
+    metrics = [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 60},
+            },
+        }
+    ]
+    out = variant(
+        lambda t: hpa_for("hpa-cpu", t, min_replicas=1, metrics=metrics), {}, cpu_request="50m"
+    )(rendered)
+    (hpa,) = [o for o in out if o["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["spec"]["minReplicas"] == 1 and hpa["spec"]["metrics"] == metrics
+    (dep,) = [o for o in out if o["kind"] == "Deployment"]
+    res = dep["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert res["requests"]["cpu"] == "50m" and "nvidia.com/gpu" in res["requests"]
+
+
+def test_variant_without_the_workload_is_an_error(rendered: list[dict[str, Any]]) -> None:
+    with pytest.raises(ValueError, match="no Deployment/StatefulSet named 'nope'"):
+        variant(lambda t: hpa_for("hpa-cpu", t), {}, workload="nope")(rendered)
+
+
+def test_background_load_reraises_its_failure() -> None:
+    def boom() -> None:
+        pytest.fail("load failed", pytrace=False)
+
+    load = LoadInBackground(boom).start()
+    with pytest.raises(pytest.fail.Exception, match="load failed"):
+        load.join(10)
+    assert LoadInBackground(lambda x: x * 2, 21).start().join(10) == 42
+
+
+def test_load_end_is_read_from_the_run_record(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from autoscale_setup import load_end_wall
+
+    (tmp_path / "run.json").write_text('{"end_ns": 1795832034368368219}')
+    assert load_end_wall(SimpleNamespace(run_dir=tmp_path)) == pytest.approx(1795832034.368)
+    (tmp_path / "run.json").write_text("garbage")
+    assert load_end_wall(SimpleNamespace(run_dir=tmp_path)) is None
+    assert load_end_wall(SimpleNamespace(run_dir=tmp_path / "missing")) is None

@@ -1,0 +1,113 @@
+"""The KEDA checks' test variant of the reference ScaledObjects, on the real renders."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from servegate.k8s.render import render_unit, resolve_unit
+
+ROOT = Path(__file__).resolve().parents[3]
+SUITE = ROOT / "suites" / "autoscaling"
+if str(SUITE) not in sys.path:
+    sys.path.insert(0, str(SUITE))
+
+from keda_variant import (  # noqa: E402
+    WATCH_LABEL,
+    Knobs,
+    replicas_for,
+    scaledobject_variant,
+    split_scaledobject,
+    with_env,
+    with_scrape_annotations,
+)
+
+
+@pytest.fixture(scope="module")
+def redis_unit() -> list[dict[str, Any]]:
+    return render_unit(resolve_unit(str(SUITE / "keda-redis"), "sim"))
+
+
+@pytest.fixture(scope="module")
+def prometheus_unit() -> list[dict[str, Any]]:
+    return render_unit(resolve_unit("vllm-deployment", "sim"))
+
+
+@pytest.mark.parametrize("overlay", ["sim", "gpu"])
+def test_redis_unit_swaps_the_component_and_targets_the_deployment(overlay: str) -> None:
+    objs = render_unit(resolve_unit(str(SUITE / "keda-redis"), overlay))
+    rest, so = split_scaledobject(objs)
+    assert so["metadata"]["name"] == "model-server-redis-queue"
+    assert so["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "vllm",
+    }
+    assert so["spec"]["triggers"][0]["type"] == "redis"
+    assert not [o for o in rest if o["kind"] == "ScaledObject"]
+    assert [o["metadata"]["name"] for o in rest if o["kind"] == "Deployment"] == ["vllm"]
+
+
+def test_split_refuses_a_unit_without_exactly_one_scaledobject(
+    redis_unit: list[dict[str, Any]],
+) -> None:
+    rest, so = split_scaledobject(redis_unit)
+    with pytest.raises(ValueError, match="found \\[\\]"):
+        split_scaledobject(rest)
+    with pytest.raises(
+        ValueError, match="found \\['model-server-redis-queue', 'model-server-redis-queue'\\]"
+    ):
+        split_scaledobject([*rest, so, so])
+
+
+def test_variant_keeps_trigger_and_threshold_and_changes_the_knobs(
+    redis_unit: list[dict[str, Any]],
+) -> None:
+    _, so = split_scaledobject(redis_unit)
+    knobs = Knobs(max_replicas=3, scale_down_window_s=7)
+    out = scaledobject_variant(so, knobs, {"address": "10.244.0.1:6379", "listName": "q:ns"})
+    spec = out["spec"]
+    assert out["metadata"]["labels"][WATCH_LABEL[0]] == WATCH_LABEL[1]
+    assert (spec["pollingInterval"], spec["maxReplicaCount"]) == (5, 3)
+    down = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
+    assert down["stabilizationWindowSeconds"] == 7
+    meta = spec["triggers"][0]["metadata"]
+    assert meta == {"address": "10.244.0.1:6379", "listName": "q:ns", "listLength": "5"}
+    assert so["spec"]["cooldownPeriod"] == 600, "the rendered object must not be modified"
+
+
+def test_prometheus_variant_replaces_query_and_server(
+    prometheus_unit: list[dict[str, Any]],
+) -> None:
+    _, so = split_scaledobject(prometheus_unit)
+    query = 'sum(vllm:num_requests_waiting{namespace="sg-x"})'
+    out = scaledobject_variant(so, Knobs(), {"serverAddress": "http://127.0.0.1:1", "query": query})
+    meta = out["spec"]["triggers"][0]["metadata"]
+    assert meta["query"] == query and meta["threshold"] == "5"
+    assert out["spec"]["scaleTargetRef"]["name"] == "vllm"
+
+
+def test_scrape_annotations_and_env_reach_the_model_server_only(
+    prometheus_unit: list[dict[str, Any]],
+) -> None:
+    objs = with_env(with_scrape_annotations(prometheus_unit), {"SERVEGATE_SIM_MAX_NUM_SEQS": "2"})
+    (dep,) = [o for o in objs if o["kind"] == "Deployment"]
+    tpl = dep["spec"]["template"]
+    assert tpl["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    env = {e["name"]: e for e in tpl["spec"]["containers"][0]["env"]}
+    assert env["SERVEGATE_SIM_MAX_NUM_SEQS"]["value"] == "2"
+    assert "HF_TOKEN" in env, "existing variables are kept"
+    (orig,) = [o for o in prometheus_unit if o["kind"] == "Deployment"]
+    assert "annotations" not in orig["spec"]["template"]["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("items", "per", "want"), [(0, 5, 1), (5, 5, 1), (6, 5, 2), (20, 5, 4), (100, 5, 4)]
+)
+def test_replicas_follow_ceil_of_items_per_replica_within_bounds(
+    items: int, per: int, want: int
+) -> None:
+    assert replicas_for(items, per, Knobs(max_replicas=4)) == want
