@@ -57,7 +57,7 @@ def _run(cmd: list[str], cwd: Path, log: Path, env: dict[str, str]) -> str:
     return proc.stdout
 
 
-def _build_streaming(
+def build_streaming(
     cmd: list[str],
     cwd: Path,
     log: Path,
@@ -140,7 +140,7 @@ def build_kubernetes(
         f"{out_dir}/",
         *pkgs,
     ]
-    _build_streaming(cmd, work, log, env, label, total, progress)
+    build_streaming(cmd, work, log, env, label, total, progress)
     return {n: out_dir / n for n in names}
 
 
@@ -155,7 +155,7 @@ def build_etcd(versions: Versions, out: Path, work: Path, progress: ProgressFn =
     _write_files(work, gomod.etcd_wrapper(versions))
     total = _count_deps(go, ["."], work, log, env)
     cmd = [go, "build", "-mod=mod", "-v", "-trimpath", "-ldflags", "-s -w", "-o", str(out), "."]
-    _build_streaming(cmd, work, log, env, label, total, progress)
+    build_streaming(cmd, work, log, env, label, total, progress)
     return out
 
 
@@ -180,7 +180,7 @@ def build_kwok(versions: Versions, out: Path, work: Path, progress: ProgressFn =
         f"{versions.kwok_module}@{versions.kwok}",
     ]
     # go install pkg@version ignores any go.mod: run it where none is found.
-    _build_streaming(cmd, work, log, env, label, 0, progress)
+    build_streaming(cmd, work, log, env, label, 0, progress)
     built = gobin / "kwok"
     if not built.exists():
         raise UserError(

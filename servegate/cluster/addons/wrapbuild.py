@@ -13,13 +13,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 from servegate.cluster import gomod
 from servegate.cluster.addons.base import Progress
-from servegate.cluster.gobuild import go_binary, upstream_gomod
+from servegate.cluster.gobuild import ProgressFn, build_streaming, go_binary, upstream_gomod
 from servegate.errors import UserError
 
 _DIRECTIVE = re.compile(r"^(replace|exclude)\b(.*)$")
@@ -100,7 +99,7 @@ def build(
     progress(f"add-on {name}: building {module} {version}" + (f" ({note})" if note else ""))
     t0 = time.monotonic()
     log = work / "build.log"
-    _run_counting(name, cmd, work, env, log, progress)
+    build_streaming(cmd, work, log, env, name, 0, _every_200(name, progress))
     out_dir.mkdir(parents=True, exist_ok=True)
     for binary, path in commands.items():
         built = tmp / Path(path).name
@@ -112,25 +111,11 @@ def build(
     return found
 
 
-def _run_counting(
-    name: str, cmd: list[str], cwd: Path, env: dict[str, str], log: Path, progress: Progress
-) -> None:
-    """Run ``go build -v``, reporting every 200 packages it names; one-line error on failure."""
-    done, last = 0, ""
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write(f"$ {' '.join(cmd)}\n")
-        fh.flush()
-        proc = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.PIPE, text=True, bufsize=1
-        )
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            fh.write(line)
-            last = line.strip() or last
-            if line and not line.startswith(("#", " ", "\t", "go: ")):
-                done += 1
-                if done % 200 == 0:
-                    progress(f"add-on {name}: {done} packages compiled")
-        rc = proc.wait()
-    if rc != 0:
-        raise UserError(f"go build of {name} failed ({last}); full log: {log}")
+def _every_200(name: str, progress: Progress) -> ProgressFn:
+    """gobuild's (label, done, total) progress as one line per 200 packages."""
+
+    def report(_label: str, done: int, _total: int) -> None:
+        if done and done % 200 == 0:
+            progress(f"add-on {name}: {done} packages compiled")
+
+    return report
