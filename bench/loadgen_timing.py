@@ -14,7 +14,8 @@ same path with almost no load); with ``--compare-tree`` (a copy or `git worktree
 older state) that tree at ``--rate``; with ``--cpu-dma-latency US`` this tree at both rates
 while this process holds that CPU wake-up latency limit (servegate.load.cpu_wakeup: with 0,
 idle cores poll instead of halting; released after each such probe). Prints |error|
-p50/p99 per probe, then median and range per variant (goal: p99 <= 1 ms at half the
+p50/p99 per probe with the TTFT error's two one-way legs (out: client send to simulator
+receive; back: simulator emit to client arrival), then median and range per variant (goal: p99 <= 1 ms at half the
 ceiling).
 
 Other processes on the machine delay wake-ups of the generator and the simulator alike and
@@ -62,8 +63,30 @@ def child(args: argparse.Namespace) -> int:
     g, s = cpu.usage(a, b)
     out = fig.model_dump()
     out.update(dropped=dropped, gen_cpu=g, sim_cpu=s, load=(load0, os.getloadavg()[0]))
+    out.update(legs(inside))
     print(orjson.dumps(out).decode(), flush=True)
     return 0
+
+
+def legs(recs: list[Any]) -> dict[str, float | None]:
+    """The TTFT error split into its two one-way legs (one host, one monotonic clock).
+
+    out: the server's receive stamp minus the client's send stamp (request building, loopback,
+    the simulator's wake-up and parse); back: the client's first-chunk stamp minus the server's
+    emit stamp (loopback, the generator's wake-up, HTTP and SSE parsing).
+    """
+    out_ms, back_ms = [], []
+    for r in recs:
+        if r.error is None and r.chunks and r.server_recv_ns and r.server_first_ns:
+            out_ms.append((r.server_recv_ns - r.sent_ns) / 1e6)
+            back_ms.append((r.sent_ns + r.chunks[0][0] - r.server_first_ns) / 1e6)
+    res: dict[str, float | None] = {}
+    for name, vals in (("out", out_ms), ("back", back_ms)):
+        vals.sort()
+        for q in (50, 99):
+            at = min(len(vals) - 1, len(vals) * q // 100)
+            res[f"{name}_p{q}_ms"] = vals[at] if vals else None
+    return res
 
 
 def probe(tree: Path, url: str, pid: int, rate: float, duration: float, run_dir: Path) -> Any:
@@ -173,7 +196,9 @@ def main() -> int:
                     f" {fmt(r['ttft_abs_p50_ms'])} p99 {fmt(r['ttft_abs_p99_ms'])} ms  |gap|"
                     f" p50 {fmt(r['gap_abs_p50_ms'])} p99 {fmt(r['gap_abs_p99_ms'])} ms  gen"
                     f" {fmt(r['gen_cpu'], '.0%')} sim {fmt(r['sim_cpu'], '.0%')}  load"
-                    f" {r['load'][0]:.2f}->{r['load'][1]:.2f}",
+                    f" {r['load'][0]:.2f}->{r['load'][1]:.2f}  out p50/p99"
+                    f" {fmt(r.get('out_p50_ms'))}/{fmt(r.get('out_p99_ms'))} back"
+                    f" {fmt(r.get('back_p50_ms'))}/{fmt(r.get('back_p99_ms'))}",
                     flush=True,
                 )
     print("\nmedian (min-max) over repeats, ms:")

@@ -9,8 +9,10 @@ import socket
 import time
 from importlib import metadata
 from typing import Any
+from urllib.parse import urlsplit
 
 from servegate.config.profile import ClosedLoop, Profile, SloSearch, Stages, Sweep
+from servegate.metrics.clock import KERNEL_RX_STAMPS
 from servegate.metrics.run_meta import RunMeta, Span, Stage
 
 
@@ -63,6 +65,16 @@ def _stages(profile: Profile, load: dict[str, Any]) -> list[Stage]:
     return out
 
 
+def arrival_stamps(profile: Profile, url: str) -> str:
+    """How the workers time arrivals: kernel receive stamps on plain HTTP (load.stamps)."""
+    absolute = [profile.endpoints.path(a) for a in profile.apis if profile.endpoints.absolute(a)]
+    own = len(absolute) < len(profile.apis)  # some request goes to the run's own URL
+    schemes = {urlsplit(u).scheme for u in [*absolute, *([url] if own else [])]}
+    if not KERNEL_RX_STAMPS or "http" not in schemes:
+        return "user"
+    return "kernel" if schemes == {"http"} else "kernel for http, user for https"
+
+
 def build_run_meta(
     run_id: str, profile: Profile, url: str, workers: int, load: dict[str, Any]
 ) -> RunMeta | None:
@@ -75,6 +87,7 @@ def build_run_meta(
     if isinstance(w, dict) and w.get("end_ns", 0) > w.get("start_ns", 0):
         window = Span(start_ns=int(w["start_ns"]), end_ns=int(w["end_ns"]))
     tags = {**host_info(), "load_end": str(load.get("reason", ""))}
+    tags["arrival_stamps"] = arrival_stamps(profile, url)
     best = load.get("slo_search_best")
     if best is not None:
         tags["slo_search_best"] = f"{float(best):g}"

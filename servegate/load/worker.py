@@ -11,6 +11,7 @@ from __future__ import annotations
 import ssl
 import time
 import uuid
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import gevent
@@ -28,7 +29,8 @@ from servegate.load.openai import (
 )
 from servegate.load.prompts import Prompt
 from servegate.load.sse import SSEParser
-from servegate.metrics.clock import mono_to_wall
+from servegate.load.stamps import STAMPS, StampedPool
+from servegate.metrics.clock import KERNEL_RX_STAMPS, mono_to_wall
 from servegate.metrics.record import ErrorKind, RequestRecord
 
 _HEADERS = {
@@ -55,6 +57,30 @@ class Transport:
             network_timeout=timeout,
             headers=_HEADERS,
         )
+        self.stamped = parts.scheme == "http"
+        self.kernel_stamps = False
+        if self.stamped:
+            # the same pool, making sockets that keep kernel arrival stamps (load.stamps);
+            # geventhttpclient has no constructor argument for the pool class
+            port = parts.port or 80
+            plain = StampedPool(
+                parts.hostname,
+                port,
+                parts.hostname,
+                port,
+                size=pool_size,
+                connection_timeout=min(timeout, 10.0),
+                network_timeout=timeout,
+            )
+            self.client._connection_pool.close()
+            self.client._connection_pool = plain
+            self.kernel_stamps = KERNEL_RX_STAMPS
+
+    def arrival_ns(self) -> int:
+        """When the bytes of the current greenlet's last read reached this host."""
+        if self.stamped and STAMPS.rx_ns:
+            return STAMPS.rx_ns
+        return time.perf_counter_ns()
 
     def close(self) -> None:
         self.client.close()
@@ -128,19 +154,25 @@ def send(
         tags=dict(tags or {}),
     )
     resp = None
+    complete = False
+    STAMPS.reset()
     try:
         with gevent.Timeout(transport.timeout, _RequestTimeout):
             resp = transport.client.request("POST", path, body=body)
+            if transport.stamped and STAMPS.sent_ns:
+                sent = STAMPS.sent_ns  # just before the bytes went out, after building them
+                rec.sent_ns = mono_to_wall(sent)
             rec.status = resp.status_code
             kind = classify_status(resp.status_code)
             if kind is not None:
                 data = resp.read()
                 rec.error, rec.error_detail = kind, f"HTTP {resp.status_code}: {body_snippet(data)}"
             elif stream:
-                _read_stream(resp, sent, rec)
+                _read_stream(resp, sent, rec, transport.arrival_ns)
             else:
                 data = resp.read()
-                apply_body(api, data, time.perf_counter_ns() - sent, rec)
+                apply_body(api, data, transport.arrival_ns() - sent, rec)
+            complete = True
     except _RequestTimeout:
         rec.error, rec.error_detail = (
             ErrorKind.TIMEOUT,
@@ -161,7 +193,7 @@ def send(
     finally:
         if resp is not None:
             resp.release()  # closes the socket unless the body was read completely
-    rec.end_ns = mono_to_wall(time.perf_counter_ns())
+    rec.end_ns = mono_to_wall(transport.arrival_ns() if complete else time.perf_counter_ns())
     if rec.server_recv_ns is not None:
         rec.server_recv_ns = mono_to_wall(rec.server_recv_ns)
     if rec.server_chunk_ns:
@@ -176,7 +208,8 @@ class _RequestTimeout(Exception):
     """Raised by gevent.Timeout at the per-request deadline."""
 
 
-def _read_stream(resp: object, sent: int, rec: RequestRecord) -> None:
+def _read_stream(resp: object, sent: int, rec: RequestRecord, arrival: Callable[[], int]) -> None:
+    """Each event is timed by the arrival of the read that completed its last line."""
     parser = SSEParser()
     state = StreamState(rec.api)
     readline = resp.readline  # type: ignore[attr-defined]
@@ -184,11 +217,11 @@ def _read_stream(resp: object, sent: int, rec: RequestRecord) -> None:
         line = readline(b"\n")
         if not line:
             break
-        now = time.perf_counter_ns()
+        now = arrival()
         for data in parser.feed(line):
             state.on_event(data, now - sent)
     rest = resp.read()  # type: ignore[attr-defined]  # an unterminated last line
-    now = time.perf_counter_ns()
+    now = arrival()
     for data in [*parser.feed(rest), *parser.close()]:
         state.on_event(data, now - sent)
     state.finish(parser.bad_line)

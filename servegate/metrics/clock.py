@@ -8,7 +8,13 @@ host to within the anchor's error (microseconds), and across hosts to within NTP
 
 from __future__ import annotations
 
+import struct
+import sys
 import time
+
+# Whether this platform stamps received packets in a form servegate.load.stamps reads
+# (Linux, 64-bit time_t): the workers' plain-HTTP arrival times are then the kernel's.
+KERNEL_RX_STAMPS = sys.platform == "linux" and struct.calcsize("P") == 8
 
 _ANCHOR_WALL = time.time_ns()
 _ANCHOR_MONO = time.perf_counter_ns()

@@ -59,3 +59,24 @@ def test_pool_covers_the_most_users_a_worker_can_get() -> None:
     p = _profile()
     assert max_users_per_worker(p, 1) == 6
     assert max_users_per_worker(p, 4) == 2  # ceil(6 / 4)
+
+
+def test_run_json_says_how_arrival_times_were_taken() -> None:
+    from servegate.load.meta import arrival_stamps
+    from servegate.metrics.clock import KERNEL_RX_STAMPS
+
+    rag = _profile(
+        api="embeddings",
+        then=["chat"],
+        endpoints={"embeddings": "https://embed.example:8443/v1/embeddings"},
+    )
+    got = [
+        arrival_stamps(_profile(), "http://127.0.0.1:1"),
+        arrival_stamps(_profile(), "https://127.0.0.1:1"),
+        arrival_stamps(rag, "http://127.0.0.1:1"),
+        arrival_stamps(rag, "https://127.0.0.1:1"),
+    ]
+    if KERNEL_RX_STAMPS:
+        assert got == ["kernel", "user", "kernel for http, user for https", "user"]
+    else:
+        assert got == ["user"] * 4
