@@ -15,8 +15,8 @@ older state) that tree at ``--rate``; with ``--cpu-dma-latency US`` this tree at
 while this process holds that CPU wake-up latency limit (servegate.load.cpu_wakeup: with 0,
 idle cores poll instead of halting; released after each such probe). Prints |error|
 p50/p99 per probe with the TTFT error's two one-way legs (out: client send to simulator
-receive; back: simulator emit to client arrival), then median and range per variant (goal: p99 <= 1 ms at half the
-ceiling).
+receive; back: simulator emit to client arrival), then median and range per variant
+(goal: p99 <= 1 ms at half the ceiling).
 
 Other processes on the machine delay wake-ups of the generator and the simulator alike and
 show up in the p99: the load average is printed at the start and the end of every probe.
