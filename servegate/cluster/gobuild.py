@@ -72,17 +72,22 @@ def build_streaming(
     with log.open("a", encoding="utf-8") as fh:
         fh.write(f"$ {' '.join(cmd)}\n")
         fh.flush()
-        proc = subprocess.Popen(
+        # the context manager closes the stderr pipe; an interrupt ends the build first
+        with subprocess.Popen(
             cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.PIPE, text=True, bufsize=1
-        )
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            fh.write(line)
-            last_line = line.strip() or last_line
-            if line and not line.startswith(("#", " ", "\t", "go: ")):
-                done += 1
-                progress(label, min(done, total) if total else done, total)
-        rc = proc.wait()
+        ) as proc:
+            assert proc.stderr is not None
+            try:
+                for line in proc.stderr:
+                    fh.write(line)
+                    last_line = line.strip() or last_line
+                    if line and not line.startswith(("#", " ", "\t", "go: ")):
+                        done += 1
+                        progress(label, min(done, total) if total else done, total)
+            except BaseException:
+                proc.kill()
+                raise
+        rc = proc.returncode
     if rc != 0:
         raise UserError(f"go build of {label} failed ({last_line}); full log: {log}")
     progress(label, total or done, total or done)
