@@ -80,12 +80,13 @@ def legs(recs: list[Any]) -> dict[str, float | None]:
         if r.error is None and r.chunks and r.server_recv_ns and r.server_first_ns:
             out_ms.append((r.server_recv_ns - r.sent_ns) / 1e6)
             back_ms.append((r.sent_ns + r.chunks[0][0] - r.server_first_ns) / 1e6)
+    from servegate.metrics.stats import percentile
+
     res: dict[str, float | None] = {}
     for name, vals in (("out", out_ms), ("back", back_ms)):
         vals.sort()
         for q in (50, 99):
-            at = min(len(vals) - 1, len(vals) * q // 100)
-            res[f"{name}_p{q}_ms"] = vals[at] if vals else None
+            res[f"{name}_p{q}_ms"] = percentile(vals, q / 100) if vals else None
     return res
 
 

@@ -30,7 +30,7 @@ from servegate.load.openai import (
 from servegate.load.prompts import Prompt
 from servegate.load.sse import SSEParser
 from servegate.load.stamps import STAMPS, StampedPool
-from servegate.metrics.clock import KERNEL_RX_STAMPS, mono_to_wall
+from servegate.metrics.clock import mono_to_wall
 from servegate.metrics.record import ErrorKind, RequestRecord
 
 _HEADERS = {
@@ -48,17 +48,17 @@ class Transport:
         self.prefix = parts.path.rstrip("/")
         self.timeout = timeout
         self.pool_size = pool_size
+        connect_s = min(timeout, 10.0)
         self.client = HTTPClient(
             parts.hostname,
             port=parts.port,
             ssl=parts.scheme == "https",
             concurrency=pool_size,
-            connection_timeout=min(timeout, 10.0),
+            connection_timeout=connect_s,
             network_timeout=timeout,
             headers=_HEADERS,
         )
         self.stamped = parts.scheme == "http"
-        self.kernel_stamps = False
         if self.stamped:
             # the same pool, making sockets that keep kernel arrival stamps (load.stamps);
             # geventhttpclient has no constructor argument for the pool class
@@ -69,12 +69,11 @@ class Transport:
                 parts.hostname,
                 port,
                 size=pool_size,
-                connection_timeout=min(timeout, 10.0),
+                connection_timeout=connect_s,
                 network_timeout=timeout,
             )
             self.client._connection_pool.close()
             self.client._connection_pool = plain
-            self.kernel_stamps = KERNEL_RX_STAMPS
 
     def arrival_ns(self) -> int:
         """When the bytes of the current greenlet's last read reached this host."""
