@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from servegate.k8s.render import kubectl_binary, manifests_root, parse_objects, render_yaml  # noqa: E402
+from servegate.k8s.render import kubectl_binary, parse_objects, render_yaml  # noqa: E402
+from servegate.paths import manifests_root  # noqa: E402
 
 COLD = (
     "import time; from servegate.k8s.validate import validate_objects; t = time.perf_counter(); "

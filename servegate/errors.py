@@ -16,3 +16,11 @@ class ConfigError(UserError):
 
     The message names the file and, where known, the line and field.
     """
+
+
+class MissingCapability(UserError):
+    """The cluster lacks something a check needs (an add-on, an API, GPU resources).
+
+    The pytest plugin reports it as a skip naming what is missing; a check is never passed
+    by it.
+    """

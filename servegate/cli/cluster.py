@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 import click
 
 from servegate.errors import UserError
+from servegate.paths import DEFAULT_FLEET
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from servegate.cluster.gobuild import ProgressFn
 
-_DEFAULT_FLEET = Path(__file__).resolve().parents[2] / "fleets" / "default.yaml"
+_DEFAULT_FLEET = DEFAULT_FLEET
 
 
 def _progress_printer() -> tuple[ProgressFn, Progress | None]:

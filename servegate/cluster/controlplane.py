@@ -21,8 +21,9 @@ from servegate.cluster import kubeconfig, network
 from servegate.cluster.binaries import Resolved
 from servegate.cluster.network import LOOPBACK, Ports
 from servegate.cluster.pki import CertPair, Pki, service_account_keys
-from servegate.cluster.procs import ProcessTable, wait_until
+from servegate.cluster.procs import ProcessTable
 from servegate.errors import UserError
+from servegate.wait import wait_until
 
 ADMIN = "servegate-admin"
 
@@ -254,7 +255,7 @@ def _wait(table: ProcessTable, name: str, check: Callable[[], bool], timeout: fl
     def ready_or_dead() -> bool:
         return check() or table.exited(rec) is not None
 
-    wait_until(ready_or_dead, timeout, interval=0.1)
+    wait_until(ready_or_dead, timeout, interval_s=0.1)
     if check():
         return
     code = table.exited(rec)

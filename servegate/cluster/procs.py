@@ -14,17 +14,14 @@ import json
 import os
 import signal
 import subprocess
-import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
 
 from servegate.errors import UserError
-
-CheckFn = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -224,14 +221,3 @@ class ProcessTable:
         except OSError:
             return ""
         return " | ".join(line.strip()[:200] for line in text[-lines:])
-
-
-def wait_until(check: CheckFn, timeout: float, interval: float = 0.1) -> bool:
-    """Poll ``check`` until it returns True or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)

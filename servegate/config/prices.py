@@ -12,6 +12,7 @@ from pydantic import Field
 
 from servegate.config.base import StrictModel, load_yaml_file
 from servegate.errors import ConfigError
+from servegate.paths import LOADPROFILES
 
 
 class GpuPrice(StrictModel):
@@ -39,7 +40,7 @@ class PriceTable(StrictModel):
             ) from None
 
 
-DEFAULT_PRICES = Path(__file__).resolve().parents[2] / "loadprofiles" / "prices" / "default.yaml"
+DEFAULT_PRICES = LOADPROFILES / "prices" / "default.yaml"
 
 
 def load_prices(path: str | Path = DEFAULT_PRICES) -> PriceTable:

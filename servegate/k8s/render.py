@@ -7,7 +7,6 @@ from ``kubectl apply -k`` with the same kubectl.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from servegate.errors import UserError
+from servegate.paths import manifests_root
 
 OVERLAYS = ("sim", "gpu")
 _TIMEOUT_S = 120
@@ -25,12 +25,6 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 class RenderError(UserError):
     """A unit that kustomize cannot build, or output that is not a list of objects."""
-
-
-def manifests_root() -> Path:
-    """The reference manifests: ``$SERVEGATE_MANIFESTS`` or ``manifests/`` of this checkout."""
-    env = os.environ.get("SERVEGATE_MANIFESTS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "manifests"
 
 
 def kubectl_binary() -> Path:

@@ -23,7 +23,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 from servegate.errors import UserError
-from servegate.k8s.render import manifests_root
+from servegate.paths import manifests_root
 
 DEFAULT_K8S_VERSION = "1.37.0"
 _DEFS_URI = "https://kubernetes.io/api/_definitions.json"

@@ -140,7 +140,7 @@ def vendored_table() -> ApiTable:
     """CRDs vendored under manifests/crds/, parsed once per process by servegate.k8s.validate."""
     from servegate.errors import UserError
     from servegate.k8s import validate
-    from servegate.k8s.render import manifests_root
+    from servegate.paths import manifests_root
 
     table = ApiTable()
     try:

@@ -208,7 +208,7 @@ def ramp_and_measure(
     ``down_deadline_s`` of its end. The section is reported whatever happened.
 
     Returns the load result, the samples and the figures."""
-    from fixtures.cluster import service_url
+    from servegate.harness.cluster import service_url
 
     figures: dict[str, float] = {}
     with fx.deploy_unit("vllm-deployment", mutate=mutate, timeout_s=300) as dep:

@@ -14,9 +14,9 @@ from typing import Any, NoReturn
 
 import pytest
 
-from fixtures.cluster import ClusterHandle
-from fixtures.deploy import Deployed
-from fixtures.scaling import Probe
+from servegate.harness.cluster import ClusterHandle
+from servegate.harness.deploy import Deployed
+from servegate.harness.scaling import Probe
 from servegate.k8s.deploy import apply_objects
 
 PROMETHEUS_ENV = "SERVEGATE_KEDA_PROMETHEUS_URL"

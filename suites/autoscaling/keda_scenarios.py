@@ -29,9 +29,9 @@ from keda_variant import (
     with_scrape_annotations,
 )
 
-from fixtures.cluster import ClusterHandle, DeployUnit, service_url
-from fixtures.deploy import Deployed
-from fixtures.scaling import ScalingSampler, cluster_probe
+from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
+from servegate.harness.deploy import Deployed
+from servegate.harness.scaling import ScalingSampler, cluster_probe
 
 HERE = Path(__file__).resolve().parent
 REDIS_UNIT = str(HERE / "keda-redis")

@@ -17,11 +17,11 @@ from __future__ import annotations
 import pytest
 from autoscale_setup import Fixtures, hpa_for, ramp_and_measure, variant
 
-from fixtures.addons import NeedAddons
-from fixtures.cluster import ClusterHandle, DeployUnit
-from fixtures.load import RunProfile
-from fixtures.results import RunResults
-from fixtures.scaling import SamplerFactory
+from servegate.harness.addons import NeedAddons
+from servegate.harness.cluster import ClusterHandle, DeployUnit
+from servegate.harness.load import RunProfile
+from servegate.harness.scaling import SamplerFactory
+from servegate.report.run_index import RunResults
 
 pytestmark = [
     pytest.mark.conformance,

@@ -20,11 +20,11 @@ from keda_env import explained, fail_explained, per_pod
 from keda_scenarios import RAMP_PROFILE, prometheus_scenario
 from keda_variant import Knobs
 
-from fixtures.addons import NeedAddons
-from fixtures.cluster import ClusterHandle, DeployUnit
-from fixtures.load import RunProfile
-from fixtures.results import RunResults
+from servegate.harness.addons import NeedAddons
+from servegate.harness.cluster import ClusterHandle, DeployUnit
+from servegate.harness.load import RunProfile
 from servegate.metrics.scaling import check_reached, first_time, peak
+from servegate.report.run_index import RunResults
 
 pytestmark = [pytest.mark.conformance, pytest.mark.e2e, pytest.mark.vllm_deployment]
 

@@ -18,9 +18,9 @@ from keda_env import explained
 from keda_scenarios import redis_scenario
 from keda_variant import Knobs, replicas_for
 
-from fixtures.addons import NeedAddons
-from fixtures.cluster import ClusterHandle, DeployUnit
-from fixtures.results import RunResults
+from servegate.harness.addons import NeedAddons
+from servegate.harness.cluster import ClusterHandle, DeployUnit
+from servegate.report.run_index import RunResults
 
 pytestmark = [pytest.mark.conformance, pytest.mark.e2e, pytest.mark.vllm_deployment]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.load import RunProfile
+from servegate.harness.load import RunProfile
 
 # (profile, SLO preset or file). The simulator's default model stalls decoding for each new
 # prompt's prefill (no chunked prefill), so per-token ITL p99 is several decode steps long:

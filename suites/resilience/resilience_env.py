@@ -20,11 +20,11 @@ import pytest
 from resilience_checks import ErrorBudget, VersionSample
 from resilience_k8s import UNIT, Mutate
 
-from fixtures.cluster import ClusterHandle, DeployUnit, service_url
-from fixtures.deploy import Deployed
-from fixtures.load import LoadResult, RunProfile
-from fixtures.options import Settings
-from fixtures.results import RunResults
+from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
+from servegate.harness.deploy import Deployed
+from servegate.harness.load import LoadResult, RunProfile
+from servegate.harness.settings import Settings
+from servegate.report.run_index import RunResults
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = "rollout"

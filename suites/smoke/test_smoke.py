@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.cluster import ClusterHandle, DeployUnit, service_url
-from fixtures.load import RunProfile
+from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
+from servegate.harness.load import RunProfile
 
 pytestmark = [pytest.mark.smoke, pytest.mark.e2e, pytest.mark.vllm_deployment]
 

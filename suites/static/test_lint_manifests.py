@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from servegate.k8s.render import manifests_root
 from servegate.lint import lint_paths
+from servegate.paths import manifests_root
 
 pytestmark = pytest.mark.static
 

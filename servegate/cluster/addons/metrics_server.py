@@ -19,13 +19,13 @@ from servegate.cluster.addons import portfile
 from servegate.cluster.addons.aggregated import Aggregated, existing_available
 from servegate.cluster.addons.base import AddonContext, Progress, addon_binary
 from servegate.cluster.node.layout import Layout as NodeLayout
+from servegate.k8s.nodes import REAL_NODE_SELECTOR as REAL_NODES
 
 NAME = "metrics-server"
 PACKAGE = "sigs.k8s.io/metrics-server/cmd/metrics-server"
 VERSION = "v0.8.0"
 PREFERRED_PORT = 4443
 METRIC_RESOLUTION = "15s"
-REAL_NODES = "servegate.io/node=real"
 
 API = Aggregated(
     addon=NAME, service="servegate-metrics-server", group="metrics.k8s.io", versions=("v1beta1",)

@@ -30,12 +30,12 @@ from servegate.cluster.addons.base import AddonContext, Progress, addon_binary
 from servegate.cluster.node.layout import Layout as NodeLayout
 from servegate.cluster.node.layout import NodeSpec
 from servegate.errors import UserError
+from servegate.k8s.nodes import REAL_NODE_SELECTOR
 
 MODULE = "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"
 VERSION = "v2.1.0"
 """The only kube-router release the module proxy serves here; it runs its firewall only."""
 PROCESS = "kube-router"
-REAL_NODE_SELECTOR = "servegate.io/node=real"
 
 TOP_CHAINS = ("KUBE-ROUTER-INPUT", "KUBE-ROUTER-FORWARD", "KUBE-ROUTER-OUTPUT")
 CHAIN_PREFIXES = ("KUBE-ROUTER-", "KUBE-POD-FW-", "KUBE-NWPLCY-")

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from servegate.cluster.node.layout import cache_root
 from servegate.errors import UserError
+from servegate.paths import IMAGES
 
-SOURCES = Path(__file__).resolve().parents[3] / "images"
+SOURCES = IMAGES
 """The repository's images/ directory (sources of the locally built programs and images)."""
 
 

@@ -28,6 +28,7 @@ from servegate.cluster.node import addons, configs, containerd, gobuild, images,
 from servegate.cluster.node.layout import BRIDGE, GpuSpec, Layout, NodeSpec
 from servegate.cluster.node.procs import ProcRecord, Supervisor, start_ticks, stop_pid
 from servegate.errors import UserError
+from servegate.k8s.nodes import REAL_NODE_LABEL, REAL_NODE_VALUE
 
 Progress = Callable[[str], None]
 
@@ -175,7 +176,7 @@ def register_node(api: Api, spec: NodeSpec) -> None:
                 "kubernetes.io/hostname": spec.name,
                 "kubernetes.io/os": "linux",
                 "kubernetes.io/arch": "amd64",
-                "servegate.io/node": "real",
+                REAL_NODE_LABEL: REAL_NODE_VALUE,
                 **spec.gpus.labels(),
             },
         },

@@ -21,6 +21,7 @@ from pathlib import Path
 from servegate.cluster.node.layout import cache_root
 from servegate.cluster.node.oci import dir_layer
 from servegate.errors import UserError
+from servegate.paths import REPO
 
 SUITE = "bookworm"
 PACKAGES = ("python3", "ca-certificates")
@@ -57,7 +58,6 @@ class SimContents:
         return h.hexdigest()
 
 
-REPO = Path(__file__).resolve().parents[3]
 SITE = "/opt/servegate"
 """Where layer 2 installs servegate inside the image (on PYTHONPATH)."""
 

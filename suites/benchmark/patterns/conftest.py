@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pattern_report import PatternTable
 
-from fixtures.results import RunResults
+from servegate.report.run_index import RunResults
 
 
 @pytest.fixture(scope="session")

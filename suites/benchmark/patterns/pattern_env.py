@@ -86,7 +86,7 @@ def wait_serving(url: str, timeout_s: float = 60.0) -> None:
     A workload is Ready before kube-proxy has programmed its Service (EndpointSlice, then an
     iptables sync that lags on a busy node): until then the ClusterIP refuses connections.
     """
-    from fixtures.load import served_model
+    from servegate.harness.load import served_model
 
     deadline = time.monotonic() + timeout_s
     while True:

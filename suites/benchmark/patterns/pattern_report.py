@@ -7,7 +7,7 @@ from typing import Any
 
 from pattern_figures import PATTERN_COLUMNS, markdown_table
 
-from fixtures.results import RunResults
+from servegate.report.run_index import RunResults
 
 SECTION = "pattern-benchmarks"
 TITLE = "Serving patterns: latency, SLO, cost and GPU utilisation"

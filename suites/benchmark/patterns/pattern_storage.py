@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from fixtures.cluster import ClusterHandle, DeployUnit
-from fixtures.deploy import Deployed
+from servegate.harness.cluster import ClusterHandle, DeployUnit
+from servegate.harness.deploy import Deployed
 
 HOST_ROOT = Path("/var/tmp/servegate-pv")
 

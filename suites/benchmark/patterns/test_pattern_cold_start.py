@@ -29,10 +29,11 @@ import pytest
 from coldstart_env import CACHE_MOUNT, Sample, cold_start_pod, measure
 from pattern_figures import cache_problems, cold_start_markdown, spread
 
-from fixtures.cluster import REAL_NODE_LABEL, ClusterHandle, DeployUnit
-from fixtures.results import RunResults
 from servegate.errors import UserError
+from servegate.harness.cluster import ClusterHandle, DeployUnit
 from servegate.k8s.deploy import per_run_names
+from servegate.k8s.nodes import REAL_NODE_LABEL
+from servegate.report.run_index import RunResults
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.e2e, pytest.mark.vllm_deployment]
 

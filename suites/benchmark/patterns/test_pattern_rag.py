@@ -26,12 +26,12 @@ from pattern_figures import Headline, cost_of, pattern_row, rag_figures, rag_mar
 from pattern_report import PatternTable
 from pattern_storage import deploy_pattern
 
-from fixtures.cluster import ClusterHandle, DeployUnit, service_url
-from fixtures.load import PROFILE_DIR, RunProfile, served_model
-from fixtures.results import RunResults
 from servegate.config.prices import load_prices
 from servegate.errors import UserError
+from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
+from servegate.harness.load import PROFILE_DIR, RunProfile, served_model
 from servegate.metrics.io import read_records
+from servegate.report.run_index import RunResults
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.e2e, pytest.mark.rag]
 

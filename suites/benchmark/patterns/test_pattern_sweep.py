@@ -19,10 +19,10 @@ import pytest
 from pattern_env import serving_service, wait_serving
 from pattern_figures import markdown_table
 
-from fixtures.cluster import ClusterHandle, DeployUnit, service_url
-from fixtures.load import RunProfile
-from fixtures.results import RunResults
+from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
+from servegate.harness.load import RunProfile
 from servegate.report.html import sweep_figure
+from servegate.report.run_index import RunResults
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.e2e, pytest.mark.vllm_deployment]
 

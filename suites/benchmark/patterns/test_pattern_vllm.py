@@ -21,10 +21,10 @@ from pattern_figures import cost_of, headline_of, pattern_row
 from pattern_report import PatternTable
 from pattern_storage import deploy_pattern
 
-from fixtures.cluster import ClusterHandle, DeployUnit, service_url
-from fixtures.load import RunProfile
 from servegate.config.prices import load_prices
 from servegate.errors import UserError
+from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
+from servegate.harness.load import RunProfile
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.e2e]
 

@@ -19,8 +19,8 @@ import pytest
 from operators_checks import Admission, Obj
 from operators_ledger import OperatorLedger
 
-from fixtures.cluster import ClusterHandle
 from servegate.errors import UserError
+from servegate.harness.cluster import ClusterHandle
 
 KSERVE_UNIT = "kserve-inferenceservice"
 RAY_UNIT = "ray-serve"

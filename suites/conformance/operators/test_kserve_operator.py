@@ -33,8 +33,8 @@ from operators_env import (
 )
 from operators_ledger import OperatorLedger
 
-from fixtures.cluster import ClusterHandle, DeployUnit, service_url
-from fixtures.load import RunProfile
+from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
+from servegate.harness.load import RunProfile
 
 pytestmark = [pytest.mark.kserve, pytest.mark.e2e]
 

@@ -29,7 +29,7 @@ from operators_env import (
 )
 from operators_ledger import OperatorLedger
 
-from fixtures.cluster import ClusterHandle, DeployUnit
+from servegate.harness.cluster import ClusterHandle, DeployUnit
 
 pytestmark = [pytest.mark.ray_serve, pytest.mark.conformance, pytest.mark.e2e]
 

@@ -28,7 +28,7 @@ from operators_env import (
 )
 from operators_ledger import OperatorLedger
 
-from fixtures.cluster import ClusterHandle, DeployUnit
+from servegate.harness.cluster import ClusterHandle, DeployUnit
 from servegate.k8s.render import render_unit, resolve_unit
 
 pytestmark = [pytest.mark.conformance, pytest.mark.e2e]

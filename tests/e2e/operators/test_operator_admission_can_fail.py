@@ -16,7 +16,7 @@ import pytest
 from operators_checks import assess_accepted, assess_rejected
 from operators_env import KSERVE_UNIT, RAY_UNIT, admit, custom_objects
 
-from fixtures.cluster import ClusterHandle, DeployUnit
+from servegate.harness.cluster import ClusterHandle, DeployUnit
 from servegate.k8s.render import render_unit, resolve_unit
 
 pytestmark = [pytest.mark.e2e]

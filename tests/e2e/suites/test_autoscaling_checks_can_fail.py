@@ -22,10 +22,11 @@ if str(SUITE) not in sys.path:
 
 from autoscale_setup import LoadInBackground, hpa_for, variant  # noqa: E402
 
-from fixtures.addons import NeedAddons  # noqa: E402
-from fixtures.cluster import ClusterHandle, DeployUnit, service_url  # noqa: E402
-from fixtures.load import RunProfile  # noqa: E402
-from fixtures.scaling import SamplerFactory  # noqa: E402
+from servegate.harness.addons import NeedAddons  # noqa: E402
+from servegate.harness.cluster import service_url  # noqa: E402
+from servegate.harness.load import RunProfile  # noqa: E402
+from servegate.harness.scaling import SamplerFactory  # noqa: E402
+from servegate.harness.cluster import ClusterHandle, DeployUnit  # noqa: E402
 
 pytestmark = [pytest.mark.e2e]
 

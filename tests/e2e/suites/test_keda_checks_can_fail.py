@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.addons import NeedAddons
-from fixtures.cluster import ClusterHandle, DeployUnit
-from fixtures.load import RunProfile
+from servegate.harness.addons import NeedAddons
+from servegate.harness.cluster import ClusterHandle, DeployUnit
+from servegate.harness.load import RunProfile
 from servegate.metrics.scaling import check_reached
 
 SUITE = Path(__file__).resolve().parents[3] / "suites" / "autoscaling"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fixtures.plugin import MARKERS
+from pytest_servegate.plugin import MARKERS
 from servegate.cli import _COMMANDS
 from servegate.lint import REGISTRY
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from servegate.k8s.render import manifests_root, parse_objects, render_yaml
+from servegate.k8s.render import parse_objects, render_yaml
+from servegate.paths import manifests_root
 
 ROOT = manifests_root()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.checks import outcome_of, to_markdown
+from pytest_servegate.checks import outcome_of, to_markdown
 
 
 def _report(when: str, outcome: str, longrepr: object = None) -> pytest.TestReport:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fixtures.results import RunResults
+from servegate.report.run_index import RunResults
 
 
 def test_sections_are_written_replaced_and_rendered(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from fixtures.scaling import ScalingSampler, _hpa_metrics, prometheus_query
+from servegate.errors import UserError
+from servegate.harness.scaling import ScalingSampler, hpa_metrics
 
 
 class FakeClock:
@@ -62,14 +63,14 @@ def test_wait_reached_returns_the_delay() -> None:
 def test_wait_reached_fails_with_the_series() -> None:
     sampler = ScalingSampler(scripted([1]), None, interval_s=0.001, clock=FakeClock(1.0))
     sampler.sample_once()
-    with pytest.raises(pytest.fail.Exception, match=r"did not reach >= 2 within 3s.*series"):
+    with pytest.raises(UserError, match=r"did not reach >= 2 within 3s.*series"):
         sampler.wait_reached(at_least=2, within_s=3)
 
 
 def test_wait_settled_fails_when_replicas_stay_up() -> None:
     sampler = ScalingSampler(scripted([3]), None, interval_s=0.001, clock=FakeClock(1.0))
     sampler.sample_once()
-    with pytest.raises(pytest.fail.Exception, match=r"come back to <= 1 .*lowest 3"):
+    with pytest.raises(UserError, match=r"come back to <= 1 .*lowest 3"):
         sampler.wait_settled(at_most=1, within_s=2)
 
 
@@ -100,14 +101,8 @@ def test_hpa_metrics_parse_resource_pods_and_external() -> None:
             {"type": "Resource", "resource": {"name": "memory", "current": {}}},
         ]
     }
-    assert _hpa_metrics(status) == {"cpu %": 41.0, "vllm_num_requests_waiting": 2.5, "q": 7.0}
-    assert _hpa_metrics(None) == {}
-
-
-def test_prometheus_unreachable_is_one_line() -> None:
-    with pytest.raises(ValueError, match="unreachable") as exc:
-        prometheus_query("http://127.0.0.1:9", "up", timeout_s=1.0)
-    assert "\n" not in str(exc.value)
+    assert hpa_metrics(status) == {"cpu %": 41.0, "vllm_num_requests_waiting": 2.5, "q": 7.0}
+    assert hpa_metrics(None) == {}
 
 
 def test_mark_at_a_wall_time_lands_on_the_series_axis() -> None:

@@ -1,0 +1,74 @@
+"""The cluster a run works on, as checks see it, and how they reach its Services.
+
+:class:`ClusterHandle` is made once per session by the plugin's ``sg_cluster`` fixture.
+``deploy_unit`` (:data:`DeployUnit`) deploys a manifest unit into a fresh namespace the run
+owns; :func:`service_url` gives a base URL for a Service from this machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from servegate.errors import UserError
+from servegate.harness.deploy import Deployed
+from servegate.k8s.client import Cluster
+from servegate.k8s.nodes import real_node_selector
+from servegate.k8s.scope import RunScope
+
+
+@dataclass
+class ClusterHandle:
+    kind: str  # "local", "existing", "kind"
+    kubeconfig: str
+    context: str
+    client: Cluster
+    routes_to_services: bool  # the host reaches ClusterIPs directly (the local cluster)
+    scope: RunScope
+    cluster_name: str = "local"  # the local cluster's name (its state directory)
+
+
+DeployUnit = Callable[..., contextlib.AbstractContextManager[Deployed]]
+"""``deploy_unit(unit, overlay=None, timeout_s=300, wait=True, mutate=None,
+runs_containers=True)``: a context manager yielding :class:`Deployed`."""
+
+_WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+
+
+def pin_to_real_node(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the real-node selector to every workload's pod template.
+
+    The local cluster's kwok nodes schedule pods and report them Ready without running them;
+    a test that sends traffic needs its pods on the one node that runs containers.
+    """
+    out = []
+    for o in objects:
+        if o.get("kind") in _WORKLOADS:
+            o = copy.deepcopy(o)
+            pod = o["spec"]["template"]["spec"]
+            pod.setdefault("nodeSelector", {}).update(real_node_selector())
+        out.append(o)
+    return out
+
+
+@contextlib.contextmanager
+def service_url(
+    handle: ClusterHandle, namespace: str, service: str, port: int = 8000
+) -> Iterator[str]:
+    """A base URL for ``service`` reachable from this machine (direct or port-forward)."""
+    from servegate.k8s import endpoint
+
+    if handle.routes_to_services:
+        yield endpoint.direct_url(handle.client, namespace, service)
+        return
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise UserError("kubectl is needed for port-forward to this cluster")
+    with endpoint.port_forward(
+        kubectl, handle.kubeconfig, handle.context, namespace, service, port
+    ) as url:
+        yield url
