@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,11 +25,10 @@ from typing import Any
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from servegate.cluster import binaries, paths  # noqa: E402
 from servegate.cluster.local import LocalCluster  # noqa: E402
-from servegate.cluster.procs import owned  # noqa: E402
+from servegate.procs import owned  # noqa: E402
 
 
 def _du(path: Path) -> int:
@@ -87,7 +85,7 @@ def bench_idle_memory(slot: int) -> None:
     try:
         time.sleep(10)
         total = 0
-        for rec in cluster.table.load():
+        for rec in cluster.table.records():
             if owned(rec):
                 rss = psutil.Process(rec.pid).memory_info().rss
                 total += rss

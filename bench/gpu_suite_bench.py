@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/gpu_suite_bench.py --kubeconfig K --context C [--runs 3]
 
-Runs ``pytest suites/conformance/gpu`` and ``pytest tests/e2e/suites`` against an existing
-cluster (one you started, e.g. ``servegate cluster up --no-node --name h --port-slot 40``),
-``--runs`` times each, and prints the median and spread of the wall time. Baseline in the same
-run: creating and deleting one empty run-owned namespace through servegate.k8s.deploy, the
-fixed cost every check pays for its Setup and Teardown.
+Runs ``pytest suites/conformance/gpu`` and its meta-tests (``pytest
+tests/e2e/suites/test_gpu_checks_can_fail.py``) against an existing cluster (one you started,
+e.g. ``servegate cluster up --no-node --name h --port-slot 40``), ``--runs`` times each, and
+prints the median and spread of the wall time. Baseline in the same run: creating and deleting
+one empty run-owned namespace through servegate.k8s.deploy, the fixed cost every check pays for
+its Setup and Teardown.
 """
 
 from __future__ import annotations
@@ -17,14 +18,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from servegate.k8s.client import Target, connect
+from servegate.k8s.deploy import create_namespace, delete_run_objects
+from servegate.k8s.scope import RunScope
+from servegate.paths import REPO
 
-from servegate.k8s.client import Target, connect  # noqa: E402
-from servegate.k8s.deploy import create_namespace, delete_run_objects  # noqa: E402
-from servegate.k8s.scope import RunScope  # noqa: E402
+META_TESTS = "tests/e2e/suites/test_gpu_checks_can_fail.py"
 
 
 def _spread(xs: list[float]) -> str:
@@ -54,7 +54,7 @@ def tier(path: str, kubeconfig: str, context: str, runs: int) -> list[float]:
                    "--sg-cluster", "existing", "--kubeconfig", kubeconfig, "--context", context,
                    "--allow-context", context, "--results", results]  # fmt: skip
             t0 = time.monotonic()
-            res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+            res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
             out.append(time.monotonic() - t0)
             last = res.stdout.strip().splitlines()[-1:] or ["(no output)"]
             print(f"  {path}: exit {res.returncode}, {last[0]}")
@@ -69,10 +69,10 @@ def main() -> None:
     a = ap.parse_args()
     base = baseline(a.kubeconfig, a.context, a.runs)
     suite = tier("suites/conformance/gpu", a.kubeconfig, a.context, a.runs)
-    meta = tier("tests/e2e/suites", a.kubeconfig, a.context, a.runs)
+    meta = tier(META_TESTS, a.kubeconfig, a.context, a.runs)
     print(f"baseline: empty namespace create+delete  {_spread(base)}")
     print(f"suites/conformance/gpu (9 tests)          {_spread(suite)}")
-    print(f"tests/e2e/suites meta-tests (9 tests)     {_spread(meta)}")
+    print(f"GPU meta-tests (9 tests)                  {_spread(meta)}")
 
 
 if __name__ == "__main__":

@@ -22,14 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from servegate.cluster.addons import netpol  # noqa: E402
-from servegate.cluster.node.gobuild import go_install  # noqa: E402
-from servegate.k8s.client import Target, connect  # noqa: E402
-from servegate.k8s.deploy import create_namespace, delete_run_objects  # noqa: E402
-from servegate.k8s.scope import RunScope  # noqa: E402
+from servegate.cluster.addons import netpol
+from servegate.cluster.node.gobuild import go_install
+from servegate.k8s.client import Target, connect
+from servegate.k8s.deploy import create_namespace, delete_run_objects
+from servegate.k8s.scope import RunScope
+from servegate.paths import REPO
 
 KUBECONFIG = Path.home() / ".local/state/servegate/cluster/local/kubeconfig"
 CONTEXT = "servegate-local"
@@ -61,7 +59,7 @@ def tier(path: str, runs: int) -> list[float]:
             cmd = [sys.executable, "-m", "pytest", path, "-q", "-p", "no:cacheprovider",
                    "--sg-cluster=local", "--keep-cluster-up", "--results", results]  # fmt: skip
             t0 = time.monotonic()
-            res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+            res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
             out.append(time.monotonic() - t0)
             last = res.stdout.strip().splitlines()[-1:] or ["(no output)"]
             print(f"  {path}: exit {res.returncode}, {last[0]}")

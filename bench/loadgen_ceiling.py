@@ -31,8 +31,6 @@ from typing import Any
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 from peer_guidellm import OUT, guidellm_requests, peer_missing, run_guidellm  # noqa: E402
 

@@ -139,7 +139,6 @@ def main() -> int:
         return child(args)
     if args.compare_tree is not None and not (args.compare_tree / "servegate").is_dir():
         raise SystemExit(f"--compare-tree {args.compare_tree}: no servegate/ package there")
-    sys.path.insert(0, str(ROOT))
     from servegate.cli.calibrate import SIM_SETTINGS
     from servegate.load.cpu_wakeup import describe_idle, hold_wakeup_latency
     from servegate.sim.process import SimProcess

@@ -17,8 +17,8 @@ import time
 from servegate.cluster.local import LocalCluster
 from servegate.cluster.node.layout import Layout
 from servegate.cluster.node.leftovers import our_shims
-from servegate.cluster.node.procs import Supervisor, is_running, rss_kib
 from servegate.cluster.node.runtime import find_leftovers
+from servegate.procs import owned, rss_kib
 
 
 def _summary(samples: list[float]) -> str:
@@ -51,8 +51,8 @@ def main() -> None:
         base_s.append(sum(v for k, v in res.timings.items() if k in cp))
         time.sleep(args.idle)
         layout = Layout(state)
-        for rec in Supervisor(layout.run_dir).records():
-            kib = rss_kib(rec.pid) if is_running(rec) else None
+        for rec in layout.processes().records():
+            kib = rss_kib(rec.pid) if owned(rec) else None
             if kib is not None:
                 rss.setdefault(rec.name, []).append(kib / 1024)
         shims = [rss_kib(pid) or 0 for pid in our_shims(layout)]

@@ -28,7 +28,6 @@ from typing import Any
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from servegate.config.profile import Profile  # noqa: E402
 from servegate.load.calibration_run import pinned  # noqa: E402

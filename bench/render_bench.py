@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from servegate.k8s.render import kubectl_binary, parse_objects, render_yaml  # noqa: E402
 from servegate.paths import manifests_root  # noqa: E402

@@ -199,7 +199,6 @@ def main() -> None:
         uvloop.run(_baseline_server(args.tokens, args.baseline_server == "blob"))
         return
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     from servegate.sim.process import SimProcess
 
     cpus = sorted(os.sched_getaffinity(0))

@@ -9,10 +9,12 @@ an open-loop rate until the generator falls behind, and writes the calibration f
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+from click.decorators import FC
 
 from servegate.errors import UserError
 from servegate.load.calibrate import Criteria, SearchPlan
@@ -71,20 +73,25 @@ def _summary(cal: Calibration, path: Path) -> str:
     return "\n".join(lines)
 
 
+def _shown(
+    flag: str, kind: click.ParamType[Any, Any], default: float, help: str | None = None
+) -> Callable[[FC], FC]:
+    """An option whose default ``--help`` shows."""
+    return click.option(flag, type=kind, default=default, show_default=True, help=help)
+
+
 @click.command(name="calibrate")
-@click.option(
+@_shown(
     "--workers",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Locust worker processes; the ceiling is reported per worker.",
+    click.IntRange(1, 64),
+    1,
+    "Locust worker processes; the ceiling is reported per worker.",
 )
-@click.option(
+@_shown(
     "--duration",
-    type=click.FloatRange(0.5, 600),
-    default=4.0,
-    show_default=True,
-    help="Measured seconds per probe (plus 1 s warm-up each).",
+    click.FloatRange(0.5, 600),
+    4.0,
+    "Measured seconds per probe (plus 1 s warm-up each).",
 )
 @click.option(
     "--output",
@@ -93,44 +100,39 @@ def _summary(cal: Calibration, path: Path) -> str:
     default=None,
     help="Calibration file [default: $XDG_CACHE_HOME/servegate/calibration.json].",
 )
-@click.option(
+@_shown(
     "--start-rate",
-    type=click.FloatRange(1, None),
-    default=25.0,
-    show_default=True,
-    help="First probe, req/s (doubled until a probe fails, then bisected).",
+    click.FloatRange(1, None),
+    25.0,
+    "First probe, req/s (doubled until a probe fails, then bisected).",
 )
-@click.option("--max-rate", type=click.FloatRange(1, None), default=20000.0, show_default=True)
-@click.option("--max-probes", type=click.IntRange(1, 50), default=12, show_default=True)
-@click.option(
+@_shown("--max-rate", click.FloatRange(1, None), 20000.0)
+@_shown("--max-probes", click.IntRange(1, 50), 12)
+@_shown(
     "--tolerance",
-    type=click.FloatRange(0.01, 0.5),
-    default=0.1,
-    show_default=True,
-    help="Stop bisecting when (fail - pass) / fail is below this.",
+    click.FloatRange(0.01, 0.5),
+    0.1,
+    "Stop bisecting when (fail - pass) / fail is below this.",
 )
-@click.option("--output-tokens", type=click.IntRange(1, 4096), default=32, show_default=True)
-@click.option("--prompt-tokens", type=click.IntRange(1, 4096), default=32, show_default=True)
-@click.option(
+@_shown("--output-tokens", click.IntRange(1, 4096), 32)
+@_shown("--prompt-tokens", click.IntRange(1, 4096), 32)
+@_shown(
     "--lag-p50-ms",
-    type=click.FloatRange(0.01, None),
-    default=1.0,
-    show_default=True,
-    help="Allowed growth of median send lag over the idle baseline.",
+    click.FloatRange(0.01, None),
+    1.0,
+    "Allowed growth of median send lag over the idle baseline.",
 )
-@click.option(
+@_shown(
     "--lag-p99-ms",
-    type=click.FloatRange(0.01, None),
-    default=20.0,
-    show_default=True,
-    help="Allowed growth of p99 send lag over the idle baseline.",
+    click.FloatRange(0.01, None),
+    20.0,
+    "Allowed growth of p99 send lag over the idle baseline.",
 )
-@click.option(
+@_shown(
     "--min-achieved",
-    type=click.FloatRange(0.5, 1.0),
-    default=0.95,
-    show_default=True,
-    help="Sent / target rate below this fails a probe.",
+    click.FloatRange(0.5, 1.0),
+    0.95,
+    "Sent / target rate below this fails a probe.",
 )
 @click.option(
     "--pin/--no-pin",

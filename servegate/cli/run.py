@@ -159,16 +159,10 @@ def _report(run_dir: Path, slo: Any, console: Console) -> Any:
 @click.option("--master-port", type=int, default=5557, show_default=True)
 def run(
     profile_path: Path | None,
-    url: str | None,
-    sim: bool,
-    slo_ref: str | None,
-    results: Path,
-    workers: int | None,
-    master_bind: str,
-    remote_workers: int,
     as_worker: bool,
     master_host: str | None,
     master_port: int,
+    **load: Any,  # the other options, which are execute()'s parameters of the same names
 ) -> None:
     """Run a load profile against --url (or --sim) and write results/<run-id>/."""
     try:
@@ -179,9 +173,7 @@ def run(
         if profile_path is None:
             raise UserError("--profile is required")
         console = Console()
-        run_dir, outcome, summary = execute(
-            profile_path, url, sim, slo_ref, results, workers, master_bind, remote_workers, console
-        )
+        run_dir, outcome, summary = execute(profile_path, console=console, **load)
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     console.print(f"results: {run_dir}")

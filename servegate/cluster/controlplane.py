@@ -21,8 +21,8 @@ from servegate.cluster import kubeconfig, network
 from servegate.cluster.binaries import Resolved
 from servegate.cluster.network import LOOPBACK, Ports
 from servegate.cluster.pki import CertPair, Pki, service_account_keys
-from servegate.cluster.procs import ProcessTable
 from servegate.errors import UserError
+from servegate.procs import ProcessTable, exited, tail
 from servegate.wait import wait_until
 
 ADMIN = "servegate-admin"
@@ -174,6 +174,16 @@ def apiserver_argv(
     ]
 
 
+def _secure_serving(kubeconfig: Path, port: int) -> list[str]:
+    """Flags of a component that serves HTTPS on loopback and checks callers with the API."""
+    return [
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={LOOPBACK}",
+        f"--secure-port={port}",
+    ]
+
+
 def controller_manager_argv(
     binary: Resolved, layout: Layout, ports: Ports, certs: dict[str, CertPair]
 ) -> list[str]:
@@ -181,10 +191,7 @@ def controller_manager_argv(
     return [
         str(binary.path),
         f"--kubeconfig={kc}",
-        f"--authentication-kubeconfig={kc}",
-        f"--authorization-kubeconfig={kc}",
-        f"--bind-address={LOOPBACK}",
-        f"--secure-port={ports.controller_manager}",
+        *_secure_serving(kc, ports.controller_manager),
         "--leader-elect=false",
         f"--cluster-signing-cert-file={certs['ca'].cert}",
         f"--cluster-signing-key-file={certs['ca'].key}",
@@ -219,14 +226,10 @@ def scheduler_config(layout: Layout) -> dict[str, object]:
 
 
 def scheduler_argv(binary: Resolved, layout: Layout, ports: Ports) -> list[str]:
-    kc = layout.component_kubeconfig("scheduler")
     return [
         str(binary.path),
         f"--config={layout.scheduler_config}",
-        f"--authentication-kubeconfig={kc}",
-        f"--authorization-kubeconfig={kc}",
-        f"--bind-address={LOOPBACK}",
-        f"--secure-port={ports.scheduler}",
+        *_secure_serving(layout.component_kubeconfig("scheduler"), ports.scheduler),
         "--profiling=false",
         "--v=1",
     ]
@@ -253,14 +256,14 @@ def _wait(table: ProcessTable, name: str, check: Callable[[], bool], timeout: fl
     assert rec is not None
 
     def ready_or_dead() -> bool:
-        return check() or table.exited(rec) is not None
+        return check() or exited(rec) is not None
 
     wait_until(ready_or_dead, timeout, interval_s=0.1)
     if check():
         return
-    code = table.exited(rec)
+    code = exited(rec)
     state = f"exited with code {code}" if code is not None else f"not healthy after {timeout:.0f}s"
-    raise UserError(f"{name} {state}: {table.tail(rec)} (log: {rec.log})")
+    raise UserError(f"{name} {state}: {tail(rec)} (log: {rec.log})")
 
 
 def start(

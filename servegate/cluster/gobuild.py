@@ -118,16 +118,21 @@ def upstream_gomod(go: str, module: str, version: str, cwd: Path, env: dict[str,
         ) from None
 
 
+def _begin(work: Path, label: str, progress: ProgressFn) -> tuple[str, dict[str, str], Path]:
+    """``go``, the build environment and the log file of a build in ``work``, announced."""
+    go = go_binary()
+    env = gomod.build_env(dict(os.environ))
+    work.mkdir(parents=True, exist_ok=True)
+    progress(label, 0, 0)
+    return go, env, work / "build.log"
+
+
 def build_kubernetes(
     versions: Versions, names: list[str], out_dir: Path, work: Path, progress: ProgressFn = _noop
 ) -> dict[str, Path]:
     """Build the named Kubernetes commands in one ``go build``; return name -> binary path."""
-    go = go_binary()
-    env = gomod.build_env(dict(os.environ))
-    work.mkdir(parents=True, exist_ok=True)
-    log = work / "build.log"
     label = f"kubernetes {versions.kubernetes}"
-    progress(label, 0, 0)
+    go, env, log = _begin(work, label, progress)
     text = upstream_gomod(go, "k8s.io/kubernetes", versions.kubernetes, work, env)
     _write_files(work, gomod.kubernetes_wrapper(versions, text))
     pkgs = gomod.kubernetes_packages(tuple(names))
@@ -151,12 +156,8 @@ def build_kubernetes(
 
 def build_etcd(versions: Versions, out: Path, work: Path, progress: ProgressFn = _noop) -> Path:
     """Build etcd from a one-file wrapper around ``etcdmain.Main``."""
-    go = go_binary()
-    env = gomod.build_env(dict(os.environ))
-    work.mkdir(parents=True, exist_ok=True)
-    log = work / "build.log"
     label = f"etcd {versions.etcd}"
-    progress(label, 0, 0)
+    go, env, log = _begin(work, label, progress)
     _write_files(work, gomod.etcd_wrapper(versions))
     total = _count_deps(go, ["."], work, log, env)
     cmd = [go, "build", "-mod=mod", "-v", "-trimpath", "-ldflags", "-s -w", "-o", str(out), "."]
@@ -166,14 +167,11 @@ def build_etcd(versions: Versions, out: Path, work: Path, progress: ProgressFn =
 
 def build_kwok(versions: Versions, out: Path, work: Path, progress: ProgressFn = _noop) -> Path:
     """``go install sigs.k8s.io/kwok/cmd/kwok@<tag>`` into a private GOBIN."""
-    go = go_binary()
-    env = gomod.build_env(dict(os.environ))
+    label = f"kwok {versions.kwok}"
+    go, env, log = _begin(work, label, progress)
     gobin = work / "bin"
     gobin.mkdir(parents=True, exist_ok=True)
     env["GOBIN"] = str(gobin)
-    log = work / "build.log"
-    label = f"kwok {versions.kwok}"
-    progress(label, 0, 0)
     started = time.monotonic()
     cmd = [
         go,

@@ -1,7 +1,7 @@
 """The embedded local cluster: build or find binaries, start the control plane and kwok,
 create the fleet, hand over to the real node, and take it all down again.
 
-State lives in ``<state>/<name>/`` (``cluster.json``, ``procs.json``, ``logs/``, ``pki/``,
+State lives in ``<state>/<name>/`` (``cluster.json``, ``pids/``, ``logs/``, ``pki/``,
 ``kubeconfig``); ``down`` needs nothing else, so it also cleans up after a crash.
 """
 
@@ -22,10 +22,11 @@ from servegate.cluster.controlplane import Layout
 from servegate.cluster.gobuild import ProgressFn
 from servegate.cluster.nodehook import ComponentStatus, NodeContext, NodeRuntime, load_runtime
 from servegate.cluster.pki import Pki
-from servegate.cluster.procs import ProcessTable, owned
 from servegate.cluster.versions import Versions, load_versions
 from servegate.config.fleet import Fleet, load_fleet
 from servegate.errors import UserError
+from servegate.procs import ProcessTable, exited, owned, tail
+from servegate.wait import wait_until
 
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 CP_BINARIES = (
@@ -95,7 +96,7 @@ class LocalCluster:
 
     def running(self) -> bool:
         """True if every recorded control-plane process is alive and ours."""
-        records = {r.name: r for r in self.table.load()}
+        records = {r.name: r for r in self.table.records()}
         return all(n in records and owned(records[n]) for n in (*CONTROL_PLANE, "kwok"))
 
     def _node_ctx(self, bins: dict[str, Path], fleet: Fleet | None) -> NodeContext:
@@ -137,7 +138,7 @@ class LocalCluster:
             with self._api() as api:
                 nodes = ready_nodes(api.get("/api/v1/nodes").get("items", []))
             return UpResult(True, self.layout.admin_kubeconfig, context, len(nodes))
-        if self.table.load():  # leftovers of a crashed run: start from scratch
+        if self.table.records():  # leftovers of a crashed run: start from scratch
             self.down()
         network.check_ports_free(self.ports)
         runtime: NodeRuntime | None = load_runtime() if node else None
@@ -224,16 +225,18 @@ class LocalCluster:
             timings["nodes-ready"] = time.monotonic() - t
 
     def _wait_ready(self, api: Api, expected: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
         ready: list[str] = []
-        while time.monotonic() < deadline:
+
+        def enough() -> bool:
+            nonlocal ready
             kwok_rec = self.table.get("kwok")
-            if kwok_rec is not None and self.table.exited(kwok_rec) is not None:
-                raise UserError(f"kwok exited: {self.table.tail(kwok_rec)} (log: {kwok_rec.log})")
+            if kwok_rec is not None and exited(kwok_rec) is not None:
+                raise UserError(f"kwok exited: {tail(kwok_rec)} (log: {kwok_rec.log})")
             ready = ready_nodes(api.get("/api/v1/nodes").get("items", []))
-            if len(ready) >= expected:
-                return
-            time.sleep(0.25)
+            return len(ready) >= expected
+
+        if wait_until(enough, timeout, interval_s=0.25):
+            return
         raise UserError(
             f"only {len(ready)} of {expected} nodes Ready after {timeout:.0f}s; "
             f"see the logs in {self.layout.root / 'logs'}"
@@ -261,7 +264,7 @@ class LocalCluster:
         resolver = BinaryResolver(self.versions, allow_download=False, allow_build=False)
         bins = {n: r.path for n in NODE_BINARIES if (r := resolver.lookup(n)) is not None}
         ctx = self._node_ctx(bins, None) if runtime is not None else None
-        records = self.table.load()
+        records = self.table.records()
         stopped = self._stop(runtime, ctx)
         leftovers = [r for r in records if owned(r)]
         if leftovers:
@@ -276,7 +279,7 @@ class LocalCluster:
     def status(self) -> tuple[list[ComponentStatus], list[str], int]:
         """Processes, names of Ready nodes, and the total node count."""
         out = []
-        for rec in self.table.load():
+        for rec in self.table.records():
             alive = owned(rec)
             out.append(ComponentStatus(rec.name, alive, "" if alive else "not running", rec.pid))
         meta = self._meta()

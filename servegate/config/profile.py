@@ -177,6 +177,12 @@ class Spike(StrictModel):
         return self
 
 
+def _check_settle(settle: float, step_duration: float) -> None:
+    """Sweeps and searches exclude ``settle`` seconds of each step: some must be left."""
+    if settle >= step_duration:
+        raise ValueError("settle must be shorter than step_duration")
+
+
 class Sweep(StrictModel):
     """Levels start, start+step, ... up to stop; ends early at the first saturated step."""
 
@@ -193,8 +199,7 @@ class Sweep(StrictModel):
     def _check(self) -> Sweep:
         if self.stop < self.start:
             raise ValueError("stop must be >= start")
-        if self.settle >= self.step_duration:
-            raise ValueError("settle must be shorter than step_duration")
+        _check_settle(self.settle, self.step_duration)
         return self
 
 
@@ -214,8 +219,7 @@ class SloSearch(StrictModel):
     def _check(self) -> SloSearch:
         if self.high <= self.low:
             raise ValueError("high must be > low")
-        if self.settle >= self.step_duration:
-            raise ValueError("settle must be shorter than step_duration")
+        _check_settle(self.settle, self.step_duration)
         return self
 
 

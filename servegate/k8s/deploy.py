@@ -21,6 +21,7 @@ from typing import Any
 
 from servegate.k8s.client import Cluster, ClusterError
 from servegate.k8s.scope import NAMESPACE_PREFIX, RunScope, orphaned
+from servegate.wait import poll
 
 FIELD_MANAGER = "servegate"
 
@@ -269,15 +270,24 @@ def delete_run_objects(
     except ApiException as exc:
         if exc.status != 404:
             raise
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
+    if wait_s > 0:
+        wait_namespace_gone(cluster, namespace, wait_s)
+
+
+def wait_namespace_gone(cluster: Cluster, namespace: str, timeout_s: float) -> bool:
+    """True once ``namespace`` no longer exists, False when ``timeout_s`` passes first."""
+    from kubernetes.client.exceptions import ApiException
+
+    def gone() -> bool:
         try:
             cluster.core.read_namespace(namespace)
         except ApiException as exc:
             if exc.status == 404:
-                return
+                return True
             raise
-        time.sleep(1.0)
+        return False
+
+    return poll(gone, timeout_s) is not None
 
 
 def sweep_orphans(cluster: Cluster, scope: RunScope, max_age_s: float = 6 * 3600) -> list[str]:

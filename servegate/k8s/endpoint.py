@@ -12,13 +12,13 @@ import contextlib
 import os
 import re
 import select
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 
 from servegate.k8s.client import Cluster, ClusterError
+from servegate.procs import end
 
 _FORWARDING = re.compile(rb"Forwarding from 127\.0\.0\.1:(\d+)")
 
@@ -99,13 +99,7 @@ def port_forward(
         port = _await_port(proc, timeout_s)
         yield f"http://127.0.0.1:{port}"
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+        end(proc, grace=5.0)
         if proc.stdout is not None:
             proc.stdout.close()
 

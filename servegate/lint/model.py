@@ -7,6 +7,7 @@ read the same metadata and a rule can be disabled by id everywhere.
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,18 +146,13 @@ class Registry:
         self._rules[rule.id] = rule
 
     def rule(
-        self,
-        id: str,
-        name: str,
-        severity: Severity,
-        summary: str,
-        rationale: str,
-        fix: str,
-        help_uri: str = "",
+        self, id: str, name: str, severity: Severity, help_uri: str = ""
     ) -> Callable[[Check], Check]:
-        """Decorator form of :meth:`add`."""
+        """Decorator form of :meth:`add`; the check's docstring is the rule's text (see
+        :func:`rule_text`)."""
 
         def wrap(check: Check) -> Check:
+            summary, rationale, fix = rule_text(check)
             self.add(Rule(id, name, severity, summary, rationale, fix, check, help_uri))
             return check
 
@@ -173,6 +169,24 @@ class Registry:
 
     def ids(self) -> list[str]:
         return sorted(self._rules)
+
+
+def rule_text(check: Check) -> tuple[str, str, str]:
+    """(summary, rationale, fix) from a check's docstring: three paragraphs, the last starting
+    with ``Fix:``. The lines of a paragraph are joined with single spaces."""
+    doc = check.__doc__
+    if doc is None:
+        raise ValueError(f"lint check {check.__name__} has no docstring (Python run with -OO?)")
+    paragraphs = [
+        " ".join(line.strip() for line in part.splitlines())
+        for part in inspect.cleandoc(doc).split("\n\n")
+    ]
+    if len(paragraphs) != 3 or not paragraphs[2].startswith("Fix: "):
+        raise ValueError(
+            f"lint check {check.__name__}: the docstring must be three paragraphs "
+            "(what it finds, why it matters, 'Fix: ...')"
+        )
+    return paragraphs[0], paragraphs[1], paragraphs[2].removeprefix("Fix: ")
 
 
 REGISTRY = Registry()

@@ -59,10 +59,6 @@ class PodTemplate:
         return value.get(key) if isinstance(value, dict) else None
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def as_dict(value: Any) -> dict[str, Any]:
     """``value`` if it is a mapping, else empty: rules read garbage as absent, never crash."""
     return value if isinstance(value, dict) else {}
@@ -93,16 +89,16 @@ def _replicas(value: Any, default: int | None = 1) -> int | None:
 
 
 def _labels(meta: Any) -> dict[str, str]:
-    labels = _dict(_dict(meta).get("labels"))
+    labels = as_dict(as_dict(meta).get("labels"))
     return {str(k): str(v) for k, v in labels.items()}
 
 
 def _template_at(obj: K8sObject, path: Path_, replicas: int | None, role: str = "") -> PodTemplate:
-    template = _dict(_get(obj.doc, path))
+    template = as_dict(_get(obj.doc, path))
     return PodTemplate(
         obj=obj,
         path=(*path, "spec"),
-        spec=_dict(template.get("spec")),
+        spec=as_dict(template.get("spec")),
         labels=_labels(template.get("metadata")),
         replicas=replicas,
         role=role,
@@ -111,7 +107,7 @@ def _template_at(obj: K8sObject, path: Path_, replicas: int | None, role: str = 
 
 def _kserve_templates(obj: K8sObject) -> Iterator[PodTemplate]:
     for component in ("predictor", "transformer", "explainer"):
-        spec = _dict(get(obj.doc, "spec", component))
+        spec = as_dict(get(obj.doc, "spec", component))
         if not spec:
             continue
         # The predictor is a PodSpec with the model (or a framework key) as its main container.
@@ -135,7 +131,7 @@ def pod_templates(obj: K8sObject) -> Iterator[PodTemplate]:
     """Every pod spec an object would create."""
     kind, doc = obj.kind, obj.doc
     if kind == "Pod":
-        yield PodTemplate(obj, ("spec",), _dict(doc.get("spec")), _labels(doc.get("metadata")), 1)
+        yield PodTemplate(obj, ("spec",), as_dict(doc.get("spec")), _labels(doc.get("metadata")), 1)
     elif kind in SCALABLE_KINDS:
         yield _template_at(obj, ("spec", "template"), _replicas(get(doc, "spec", "replicas")))
     elif kind in ("DaemonSet", "Job"):
@@ -156,7 +152,7 @@ def pod_templates(obj: K8sObject) -> Iterator[PodTemplate]:
             yield _template_at(obj, (*root, "headGroupSpec", "template"), 1, "head")
         workers = _get(doc, (*root, "workerGroupSpecs"))
         for index, group in enumerate(workers if isinstance(workers, list) else []):
-            count = _replicas(_dict(group).get("replicas"))
+            count = _replicas(as_dict(group).get("replicas"))
             yield _template_at(obj, (*root, "workerGroupSpecs", index, "template"), count, "worker")
     elif kind == "InferenceService":
         yield from _kserve_templates(obj)
@@ -164,6 +160,20 @@ def pod_templates(obj: K8sObject) -> Iterator[PodTemplate]:
 
 def all_templates(objects: Sequence[K8sObject]) -> list[PodTemplate]:
     return [t for obj in objects for t in pod_templates(obj)]
+
+
+def all_containers(
+    objects: Sequence[K8sObject], init: bool = False
+) -> Iterator[tuple[PodTemplate, Path_, dict[str, Any]]]:
+    """(template, path, container) for every container of every pod template, in order."""
+    for template in all_templates(objects):
+        for path, container in template.containers(init=init):
+            yield template, path, container
+
+
+def of_kind(objects: Sequence[K8sObject], kind: str) -> Iterator[K8sObject]:
+    """The objects of one kind, in order."""
+    return (obj for obj in objects if obj.kind == kind)
 
 
 # -- resources -------------------------------------------------------------------------------
@@ -212,8 +222,8 @@ def parse_quantity(value: Any) -> Decimal | None:
 
 
 def resources(container: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    res = _dict(container.get("resources"))
-    return _dict(res.get("requests")), _dict(res.get("limits"))
+    res = as_dict(container.get("resources"))
+    return as_dict(res.get("requests")), as_dict(res.get("limits"))
 
 
 def gpu_count(container: Mapping[str, Any]) -> Decimal:
@@ -277,12 +287,12 @@ def command_words(container: Mapping[str, Any]) -> list[str]:
 
 def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     """A LabelSelector (matchLabels + matchExpressions) against pod labels; empty matches all."""
-    match_labels = _dict(selector.get("matchLabels"))
+    match_labels = as_dict(selector.get("matchLabels"))
     if any(labels.get(str(k)) != str(v) for k, v in match_labels.items()):
         return False
     expressions = selector.get("matchExpressions")
     for expr in expressions if isinstance(expressions, list) else []:
-        expr = _dict(expr)
+        expr = as_dict(expr)
         key, op = str(expr.get("key")), expr.get("operator")
         values = [str(v) for v in as_list(expr.get("values"))]
         present = key in labels

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError
 
 from servegate.config.base import StrictModel
 from servegate.errors import ConfigError
+from servegate.metrics.run_meta import read_json
 
 FORMAT_VERSION = 1
 
@@ -123,17 +124,11 @@ def load_calibration(path: str | Path | None = None) -> Calibration | None:
     """
     target = Path(path) if path is not None else default_path()
     try:
-        raw = target.read_bytes()
+        doc = read_json(target, "not JSON", ConfigError)
     except FileNotFoundError:
         if path is None:
             return None
         raise ConfigError(f"{target}: calibration file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{target}: cannot read: {exc.strerror or exc}") from None
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ConfigError(f"{target}: not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{target}: expected a JSON object, got {type(doc).__name__}")
     if doc.get("version") not in (None, FORMAT_VERSION):

@@ -59,20 +59,21 @@ def _content_of(api: str, choice: dict[str, Any], streamed: bool) -> str | None:
     return None
 
 
-def _usage(doc: dict[str, Any]) -> tuple[int | None, int | None]:
-    usage = doc.get("usage")
-    if not isinstance(usage, dict):
+def _two_ints(doc: dict[str, Any], key: str, a: str, b: str) -> tuple[int | None, int | None]:
+    """``doc[key][a]`` and ``doc[key][b]``, each None where missing or not an integer."""
+    part = doc.get(key)
+    if not isinstance(part, dict):
         return None, None
-    p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    return (p if isinstance(p, int) else None, c if isinstance(c, int) else None)
+    x, y = part.get(a), part.get(b)
+    return (x if isinstance(x, int) else None, y if isinstance(y, int) else None)
+
+
+def _usage(doc: dict[str, Any]) -> tuple[int | None, int | None]:
+    return _two_ints(doc, "usage", "prompt_tokens", "completion_tokens")
 
 
 def _server_ts(doc: dict[str, Any]) -> tuple[int | None, int | None]:
-    ts = doc.get("servegate")
-    if not isinstance(ts, dict):
-        return None, None
-    r, e = ts.get("recv_ns"), ts.get("emit_ns")
-    return (r if isinstance(r, int) else None, e if isinstance(e, int) else None)
+    return _two_ints(doc, "servegate", "recv_ns", "emit_ns")
 
 
 @dataclass

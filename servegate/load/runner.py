@@ -8,10 +8,8 @@ loopback (or on ``master_bind`` for workers on other machines); the master rewri
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +33,7 @@ from servegate.config.profile import (
 )
 from servegate.errors import UserError
 from servegate.load.endpoint import check_reachable
+from servegate.procs import end, launch
 
 LOCUSTFILE = str(Path(__file__).with_name("locustfile.py"))
 PROGRESS_FILE = "progress.json"
@@ -116,33 +115,15 @@ class Children:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        try:
-            p = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
-            )
-        finally:
-            log.close()
+        # In its own session: Ctrl-C reaches us only, and we stop the children in order.
+        p = launch(name, argv, self.log_dir / f"{name}.log", env)
         self.procs[name] = p
         return p
 
     def stop(self, name: str, grace: float) -> None:
         p = self.procs.get(name)
-        if p is None or p.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(p.pid, signal.SIGTERM)
-        try:
-            p.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p.pid, signal.SIGKILL)
-            p.wait()
+        if p is not None:
+            end(p, grace)
 
     def stop_all(self, grace: float = 5.0) -> None:
         for name in list(self.procs):
@@ -246,12 +227,7 @@ def run_remote_worker(master_host: str, master_port: int, name: str | None = Non
     try:
         return p.wait()
     except KeyboardInterrupt:
-        os.kill(p.pid, signal.SIGTERM)
-        try:
-            return p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(p.pid, signal.SIGKILL)
-            return p.wait()
+        return end(p, grace=10.0)
 
 
 __all__ = ["LoadOutcome", "RunPlan", "UserError", "run_load", "run_remote_worker"]

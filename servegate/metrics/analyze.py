@@ -169,6 +169,10 @@ def _flags(meta: RunMeta, fig: WindowFigures, tokens: Tokens) -> list[Flag]:
     return flags
 
 
+# The summary's run information is the run's metadata and the measured window.
+_FROM_META = set(RunInfo.model_fields) - {"window", "window_s"}
+
+
 def analyze(
     records: Iterable[RequestRecord], meta: RunMeta, slo: SLOSpec | None = None
 ) -> Analysis:
@@ -199,18 +203,7 @@ def analyze(
         )
     summary = Summary(
         definitions=DEFINITIONS,
-        run=RunInfo(
-            run_id=meta.run_id,
-            profile_name=meta.profile_name,
-            endpoint=meta.endpoint,
-            model=meta.model,
-            start_ns=meta.start_ns,
-            end_ns=meta.end_ns,
-            window=span,
-            window_s=span.seconds,
-            workers=meta.workers,
-            generator_ceiling_rps=meta.generator_ceiling_rps,
-        ),
+        run=RunInfo(**meta.model_dump(include=_FROM_META), window=span, window_s=span.seconds),
         counts=fig.counts,
         throughput=fig.throughput,
         latency=fig.latency,

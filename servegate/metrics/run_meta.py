@@ -86,18 +86,30 @@ def one_line(exc: ValidationError, source: str) -> str:
     return prefix + "; ".join(parts)
 
 
-def load_json_model(path: Path, model: type[StrictModel], what: str) -> Any:
-    """Read a JSON file into ``model``; every failure is a one-line :class:`UserError`."""
+def read_json(
+    path: Path, not_json: str = "not valid JSON", error: type[UserError] = UserError
+) -> Any:
+    """The JSON document in ``path``. A file that cannot be read, or is not JSON, raises
+    ``error`` in one line (``<path>: <not_json>: ...`` for the latter); a missing file raises
+    FileNotFoundError, since only the caller knows what its absence means."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise UserError(f"{path}: no such file (is this a servegate {what}?)") from None
+        raise
     except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        doc = orjson.loads(data)
+        return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise UserError(f"{path}: not valid JSON: {exc}") from None
+        raise error(f"{path}: {not_json}: {exc}") from None
+
+
+def load_json_model(path: Path, model: type[StrictModel], what: str) -> Any:
+    """Read a JSON file into ``model``; every failure is a one-line :class:`UserError`."""
+    try:
+        doc = read_json(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file (is this a servegate {what}?)") from None
     try:
         return model.model_validate(doc)
     except ValidationError as exc:

@@ -114,75 +114,53 @@ def _window_shape(summary: Summary) -> list[dict[str, Any]]:
     ]
 
 
+# The plots over time: (title, left axis, right axis, traces); traces map a field of
+# TimePoint to its trace's name, the first drawn against the left axis, the others the right.
+TIME_PLOTS = (
+    (
+        "Throughput over time (shaded: measured window)",
+        "tokens/s",
+        "requests/s",
+        {
+            "output_tokens": "output tokens/s",
+            "requests_ok": "requests/s (ok)",
+            "errors": "errors/s",
+        },
+    ),
+    (
+        "Concurrency and TTFT over time",
+        "requests in flight",
+        "ms",
+        {
+            "concurrency": "in flight",
+            "ttft_p50_ms": "TTFT p50 (ms)",
+            "ttft_p99_ms": "TTFT p99 (ms)",
+        },
+    ),
+)
+
+
 def time_figures(summary: Summary) -> list[dict[str, Any]]:
     ts = summary.timeseries
     t = [p.t_s for p in ts]
-    shapes = _window_shape(summary)
-    thr = _fig(
-        [
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": "output tokens/s",
-                "x": t,
-                "y": [p.output_tokens for p in ts],
-            },
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": "requests/s (ok)",
-                "x": t,
-                "y": [p.requests_ok for p in ts],
-                "yaxis": "y2",
-            },
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": "errors/s",
-                "x": t,
-                "y": [p.errors for p in ts],
-                "yaxis": "y2",
-            },
-        ],
-        "Throughput over time (shaded: measured window)",
-        shapes=shapes,
-        xaxis={"title": {"text": "s since start"}},
-        yaxis={"title": {"text": "tokens/s"}},
-        yaxis2={"title": {"text": "requests/s"}, "overlaying": "y", "side": "right"},
-    )
-    conc = _fig(
-        [
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": "in flight",
-                "x": t,
-                "y": [p.concurrency for p in ts],
-            },
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": "TTFT p50 (ms)",
-                "x": t,
-                "y": [p.ttft_p50_ms for p in ts],
-                "yaxis": "y2",
-            },
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": "TTFT p99 (ms)",
-                "x": t,
-                "y": [p.ttft_p99_ms for p in ts],
-                "yaxis": "y2",
-            },
-        ],
-        "Concurrency and TTFT over time",
-        shapes=shapes,
-        xaxis={"title": {"text": "s since start"}},
-        yaxis={"title": {"text": "requests in flight"}},
-        yaxis2={"title": {"text": "ms"}, "overlaying": "y", "side": "right"},
-    )
-    return [thr, conc]
+    figs = []
+    for title, left, right, traces in TIME_PLOTS:
+        data: list[dict[str, Any]] = []
+        for i, (field, name) in enumerate(traces.items()):
+            y = [getattr(p, field) for p in ts]
+            trace = {"type": "scatter", "mode": "lines", "name": name, "x": t, "y": y}
+            data.append({**trace, "yaxis": "y2"} if i else trace)
+        figs.append(
+            _fig(
+                data,
+                title,
+                shapes=_window_shape(summary),
+                xaxis={"title": {"text": "s since start"}},
+                yaxis={"title": {"text": left}},
+                yaxis2={"title": {"text": right}, "overlaying": "y", "side": "right"},
+            )
+        )
+    return figs
 
 
 def sweep_points(

@@ -11,8 +11,12 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from servegate.sim.settings import SimSettings
+
+if TYPE_CHECKING:
+    from servegate.sim.http import Responder
 
 
 class FaultKind(enum.StrEnum):
@@ -62,3 +66,17 @@ def plan_fault(settings: SimSettings, index: int, output_tokens: int) -> FaultPl
                 return FaultPlan(kind, at, variant=variant)
             return FaultPlan(kind, at)
     return None
+
+
+def send_whole(resp: Responder, body: bytes, fault: FaultPlan | None) -> None:
+    """Answer 200 with ``body`` in one piece (not streamed), with ``fault`` applied: TRUNCATE
+    sends half of it and drops the connection, MALFORMED sends half of it as if whole, STALL
+    holds it for the stall's duration."""
+    if fault is not None and fault.kind is FaultKind.TRUNCATE:
+        resp.send_partial(200, body[: len(body) // 2], len(body))
+        return
+    if fault is not None and fault.kind is FaultKind.MALFORMED:
+        body = body[: len(body) // 2]
+    elif fault is not None and fault.kind is FaultKind.STALL:
+        resp.pause(fault.duration)
+    resp.send(200, body)

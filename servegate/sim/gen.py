@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import orjson
 
 from servegate.sim.engine import Seq
-from servegate.sim.faults import FaultKind, FaultPlan, plan_fault
+from servegate.sim.faults import FaultKind, FaultPlan, plan_fault, send_whole
 from servegate.sim.http import Request, Responder
 from servegate.sim.oai import ApiError, error_body
 from servegate.sim.sse import DONE, Kind, StreamTemplate
@@ -78,32 +78,23 @@ def plan_length(
     return max(natural, min_tokens), "stop"
 
 
+@dataclass(slots=True, eq=False)
 class _Sink:
-    __slots__ = ("app", "fault", "fut", "n", "reason", "resp", "rid", "seq", "spec", "tpl", "walk")
+    app: SimApp
+    spec: GenSpec
+    seq: Seq
+    tpl: StreamTemplate
+    resp: Responder
+    fault: FaultPlan | None
+    fut: asyncio.Future[None]
+    reason: str
+    rid: str
+    n: int = field(init=False)
+    walk: TokenWalk = field(init=False)
 
-    def __init__(
-        self,
-        app: SimApp,
-        spec: GenSpec,
-        seq: Seq,
-        tpl: StreamTemplate,
-        resp: Responder,
-        fault: FaultPlan | None,
-        fut: asyncio.Future[None],
-        reason: str,
-        rid: str,
-    ) -> None:
-        self.app = app
-        self.reason = reason
-        self.rid = rid
-        self.spec = spec
-        self.seq = seq
-        self.tpl = tpl
-        self.resp = resp
-        self.fault = fault
-        self.fut = fut
-        self.n = seq.output_tokens
-        self.walk = TokenWalk(spec.key)
+    def __post_init__(self) -> None:
+        self.n = self.seq.output_tokens
+        self.walk = TokenWalk(self.spec.key)
 
     def _end(self) -> None:
         if not self.fut.done():
@@ -182,16 +173,7 @@ class _Sink:
         }
         if self.tpl.timestamps:
             body["servegate"] = {"recv_ns": self.tpl.recv_ns, "emit_ns": time.perf_counter_ns()}
-        data = orjson.dumps(body)
-        fault = self.fault
-        if fault is not None and fault.kind is FaultKind.TRUNCATE:
-            resp.send_partial(200, data[: len(data) // 2], len(data))
-            return
-        if fault is not None and fault.kind is FaultKind.MALFORMED:
-            data = data[: len(data) // 2]
-        elif fault is not None and fault.kind is FaultKind.STALL:
-            resp.pause(fault.duration)
-        resp.send(200, data)
+        send_whole(resp, orjson.dumps(body), self.fault)
 
 
 async def generate(app: SimApp, spec: GenSpec, req: Request, resp: Responder) -> None:

@@ -16,6 +16,7 @@ import traceback
 import typing
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
@@ -27,18 +28,14 @@ MAX_BODY = 32 * 1024 * 1024
 DRAIN_LINGER_S = 1.0  # how long a drained connection waits for the request its client sent
 
 
+@dataclass(slots=True, eq=False)
 class Request:
-    __slots__ = ("body", "headers", "keep_alive", "method", "path", "recv_ns")
-
-    def __init__(
-        self, method: str, path: str, headers: dict[str, str], body: bytes, keep_alive: bool
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.headers = headers
-        self.body = body
-        self.keep_alive = keep_alive
-        self.recv_ns = time.perf_counter_ns()
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    keep_alive: bool
+    recv_ns: int = field(init=False, default_factory=time.perf_counter_ns)
 
 
 Handler = Callable[[Request, "Responder"], Awaitable[None]]

@@ -11,18 +11,18 @@ waits; a child that does not exit in time is killed. Keyword arguments are setti
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from types import TracebackType
 from typing import Any
 
 from servegate.errors import UserError
+from servegate.procs import end
 from servegate.sim.settings import READY_PREFIX, SimSettings
+from servegate.wait import wait_until
 
 
 class SimProcess:
@@ -106,28 +106,21 @@ class SimProcess:
         if not self.wait_loaded:
             return
         start = self.settings.startup_delay_s + self.settings.download_delay_s
-        deadline = time.monotonic() + self.timeout + start
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.base_url + "/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except urllib.error.HTTPError:
-                pass
-            time.sleep(0.02)
-        raise UserError(f"servegate sim at {self.base_url} did not become healthy in time")
+        if not wait_until(self._healthy, self.timeout + start, interval_s=0.02):
+            raise UserError(f"servegate sim at {self.base_url} did not become healthy in time")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.base_url + "/health", timeout=2) as r:
+                return bool(r.status == 200)
+        except urllib.error.HTTPError:
+            return False
 
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL after 5 s. Returns the exit code."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end(self.proc, grace=5.0)
         if self._drain is not None:
             self._drain.join(timeout=5)
         for stream in (self.proc.stdout, self.proc.stderr):

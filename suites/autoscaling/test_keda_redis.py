@@ -1,25 +1,22 @@
 """KEDA scales vLLM on the length of a Redis list (components/autoscaling/keda-redis).
 
 Setup: vllm-deployment (the run's overlay) with the keda-redis component instead of
-keda-prometheus; once the Deployment is ready, the test variant of its ScaledObject
-(keda_variant: short polling and stabilisation, at most 4 replicas) pointed at the local
-cluster's Redis and at a list of this run; KEDA's HPA waited for. Assess: push 4 x listLength
-items, the HPA must ask for ceil(items / listLength) replicas within 90 s; empty the list, it
-must come back to minReplicaCount within 90 s. Replicas and list length are sampled every 2 s
-into the report. Teardown: list deleted, unit torn down (events and logs kept).
+keda-prometheus (manifests/checks/keda-redis); once the Deployment is ready, the test variant
+of its ScaledObject (servegate/checks/autoscaling/scaledobject.py: short polling and
+stabilisation, at most 4 replicas) pointed at the local cluster's Redis and at a list of this
+run; KEDA's HPA waited for. Assess: push 4 x listLength items, the HPA must ask for
+ceil(items / listLength) replicas within 90 s; empty the list, it must come back to
+minReplicaCount within 90 s. Replicas and list length are sampled every 2 s into the report.
+Teardown: list deleted, unit torn down (events and logs kept).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from keda_env import explained
-from keda_scenarios import redis_scenario
-from keda_variant import Knobs, replicas_for
 
+from servegate.checks.autoscaling.scaledobject import Knobs, replicas_for
+from servegate.checks.autoscaling.scenarios import KedaScenarios
 from servegate.harness.addons import NeedAddons
-from servegate.harness.cluster import ClusterHandle, DeployUnit
 from servegate.report.run_index import RunResults
 
 pytestmark = [pytest.mark.conformance, pytest.mark.e2e, pytest.mark.vllm_deployment]
@@ -30,43 +27,26 @@ DOWN_WITHIN_S = 90.0
 
 
 def test_keda_scales_on_redis_list_length(
-    sg_cluster: ClusterHandle,
-    sg_addons: NeedAddons,
-    deploy_unit: DeployUnit,
-    sg_results: RunResults,
-    sg_test_dir: Path,
+    sg_addons: NeedAddons, keda: KedaScenarios, sg_results: RunResults
 ) -> None:
     sg_addons("redis", "keda")
-    with redis_scenario(sg_cluster, deploy_unit, sg_test_dir, KNOBS) as sc:
-        s = sc.sampler
+    with keda.redis(KNOBS) as sc:
         per_replica = int(sc.trigger()["listLength"])
         items = per_replica * KNOBS.max_replicas
         want = replicas_for(items, per_replica, KNOBS)
         timings: dict[str, float] = {}
-        try:
-            since = s.mark(f"{items} items pushed")
+        with sc.reported(
+            sg_results,
+            "keda-redis",
+            "KEDA: scaling on a Redis list",
+            lambda: {"items": items, "target_replicas": want, **timings, "trigger": sc.trigger()},
+        ):
+            since = sc.sampler.mark(f"{items} items pushed")
             sc.push(items)
-            timings["scale_up_s"] = explained(
-                sg_cluster,
-                sc.namespace,
-                sc.so_name,
-                lambda: s.wait_reached(want, UP_WITHIN_S, since=since, which="desired"),
-            )
-            since = s.mark("list emptied")
+            timings["scale_up_s"] = sc.wait_reached(want, UP_WITHIN_S, since)
+            since = sc.sampler.mark("list emptied")
             sc.drain()
-            timings["scale_down_s"] = explained(
-                sg_cluster,
-                sc.namespace,
-                sc.so_name,
-                lambda: s.wait_settled(KNOBS.min_replicas, DOWN_WITHIN_S, since, "desired"),
-            )
-        finally:
-            s.report(
-                sg_results,
-                "keda-redis",
-                "KEDA: scaling on a Redis list",
-                extra={"items": items, "target_replicas": want, **timings, "trigger": sc.trigger()},
-            )
+            timings["scale_down_s"] = sc.wait_settled(KNOBS.min_replicas, DOWN_WITHIN_S, since)
     print(
         f"\nKEDA redis: {want} replicas after {timings['scale_up_s']:.0f}s, "
         f"back to {KNOBS.min_replicas} after {timings['scale_down_s']:.0f}s"

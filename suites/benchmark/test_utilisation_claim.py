@@ -1,11 +1,11 @@
 """The seed's GPU-utilisation claim, measured on a simulated day (no cluster needed).
 
-Setup: the simulator's 8B-like engine settings and the default price table. Assess: calibrate
-one replica on the batching engine, serve a 24-hour diurnal trace with static (sized for the
-peak) and autoscaled allocation, write utilisation.json/.md and check that the figures hold
-together and that autoscaling saves GPU-hours without costing SLO minutes. The seed's own
-numbers (40-60% idle, 80-90% utilisation) are reported with a verdict, never asserted.
-Teardown: nothing runs outside this process.
+Setup: the simulator's 8B-like engine settings and the default price table. Assess: measure
+one replica's capacity curve on the batching engine, serve a 24-hour diurnal trace with static
+(sized for the peak) and autoscaled allocation, write utilisation.json/.md and check that the
+figures hold together and that autoscaling saves GPU-hours without costing SLO minutes. The
+seed's own numbers (40-60% idle, 80-90% utilisation) are reported with a verdict, never
+asserted. Teardown: nothing runs outside this process.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 
 from servegate.config.prices import load_prices
-from servegate.sim.daytrace import MINUTES, TraceShape
-from servegate.sim.daytrace_calib import RequestMix
-from servegate.sim.daytrace_policy import Policy
-from servegate.sim.daytrace_study import StudyInput, run_study, to_markdown
+from servegate.paths import LOADPROFILES
 from servegate.sim.settings import load_settings
+from servegate.utilisation.capacity import Lengths, RequestMix
+from servegate.utilisation.policy import Policy
+from servegate.utilisation.study import StudyInput, replicas_figure, run_study, to_markdown
+from servegate.utilisation.trace import MINUTES, TraceShape
 
-ROOT = Path(__file__).resolve().parents[2]
-SIM = ROOT / "loadprofiles" / "sim" / "vllm-8b-like.yaml"
+SIM = LOADPROFILES / "sim" / "vllm-8b-like.yaml"
 GPU = "NVIDIA-A100-SXM4-80GB"
 # Autoscaling may cost at most this many SLO-violation minutes more than static (1% of a day).
 EXTRA_VIOLATION_MINUTES = MINUTES // 100
@@ -36,7 +36,7 @@ def test_utilisation_claim(sg_test_dir: Path, sg_results: Any) -> None:
     sim = load_settings(SIM, environ={})
     inp = StudyInput(
         sim=sim,
-        mix=RequestMix(output_mean=sim.output_len_mean, output_stdev=sim.output_len_stdev),
+        mix=RequestMix(output=Lengths(sim.output_len_mean, sim.output_len_stdev)),
         shape=TraceShape(seed=sim.seed),
         policy=Policy(),
         price=load_prices().price(GPU),
@@ -52,7 +52,7 @@ def test_utilisation_claim(sg_test_dir: Path, sg_results: Any) -> None:
         "GPU utilisation on a simulated day: static against autoscaled",
         md,
         data=doc["results"],
-        figures=[_replicas_figure(doc)],
+        figures=[replicas_figure(doc)],
     )
 
     s, a = doc["results"]["static"], doc["results"]["autoscaled"]
@@ -72,26 +72,3 @@ def test_utilisation_claim(sg_test_dir: Path, sg_results: Any) -> None:
     # The same work was done both ways, so the cheaper allocation is cheaper per token.
     assert a["usd_per_million_output_tokens"] < s["usd_per_million_output_tokens"]
     assert set(doc["verdict"]) == {"dcgm_busy", "batch_occupancy", "capacity"}
-
-
-def _replicas_figure(doc: dict[str, Any]) -> dict[str, Any]:
-    """Replicas by minute of the day, static against autoscaled."""
-    series = doc["replicas_by_minute"]
-    return {
-        "data": [
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "name": name,
-                "x": [m / 60 for m in range(len(reps))],
-                "y": reps,
-                "line": {"shape": "hv"},
-            }
-            for name, reps in series.items()
-        ],
-        "layout": {
-            "title": {"text": "Replicas over the simulated day"},
-            "xaxis": {"title": {"text": "hour"}},
-            "yaxis": {"title": {"text": "replicas (GPUs)"}},
-        },
-    }

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from resilience_env import resil
+from servegate.checks.resilience.fixtures import resil
 
 __all__ = ["resil"]  # the fixture, made visible to this directory

@@ -8,18 +8,13 @@ disruption budget. Teardown: events and logs saved, namespace deleted.
 
 from __future__ import annotations
 
-import pytest
-from resilience_env import Resil
-from resilience_flows import pdb_evictions
-from resilience_k8s import shape
-from resilience_publish import publish
+from servegate.checks.resilience.env import Resil
+from servegate.checks.resilience.fixtures import MARKS
+from servegate.checks.resilience.flows import pdb_evictions
+from servegate.checks.resilience.k8s import shape
+from servegate.checks.resilience.report import publish
 
-pytestmark = [
-    pytest.mark.resilience,
-    pytest.mark.conformance,
-    pytest.mark.e2e,
-    pytest.mark.vllm_deployment,
-]
+pytestmark = MARKS
 
 
 def test_pdb_refuses_eviction_below_min_available(resil: Resil) -> None:

@@ -12,17 +12,12 @@ the change is complete. Teardown: events and logs saved, namespace deleted.
 
 from __future__ import annotations
 
-import pytest
-from resilience_env import Resil
-from resilience_flows import canary, rollback_flow, rolling_update
-from resilience_publish import publish
+from servegate.checks.resilience.env import Resil
+from servegate.checks.resilience.fixtures import MARKS
+from servegate.checks.resilience.flows import canary, rollback_flow, rolling_update
+from servegate.checks.resilience.report import publish
 
-pytestmark = [
-    pytest.mark.resilience,
-    pytest.mark.conformance,
-    pytest.mark.e2e,
-    pytest.mark.vllm_deployment,
-]
+pytestmark = MARKS
 
 
 def test_rolling_update_within_error_budget(resil: Resil) -> None:

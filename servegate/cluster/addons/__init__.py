@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 
 from servegate.cluster.addons.base import Addon, AddonContext, Progress
 from servegate.cluster.node.layout import Layout as NodeLayout
-from servegate.cluster.node.procs import Supervisor
 from servegate.errors import UserError
+from servegate.procs import ProcessTable
+from servegate.wait import wait_until
 
 CORE_PROCESSES = (
     "containerd",
@@ -89,17 +91,22 @@ def enable(
             ctx.sup.stop(proc)
         progress(f"add-on {addon.name}: starting")
         addon.start(ctx, progress)
-        deadline = time.monotonic() + timeout_s
-        while (reason := addon.ready(ctx)) is not None:
-            dead = [p for p in addon.processes if not ctx.sup.alive(p)]
-            if dead:
-                log = ctx.sup.log_path(dead[0])
-                raise UserError(f"add-on {addon.name}: {dead[0]} exited (log: {log})")
-            if time.monotonic() > deadline:
-                raise UserError(f"add-on {addon.name} not ready after {timeout_s:.0f}s: {reason}")
-            time.sleep(1.0)
+        if not wait_until(functools.partial(_started, ctx, addon), timeout_s, interval_s=1.0):
+            reason = addon.ready(ctx)
+            raise UserError(f"add-on {addon.name} not ready after {timeout_s:.0f}s: {reason}")
         took[addon.name] = time.monotonic() - t0
     return took
+
+
+def _started(ctx: AddonContext, addon: Addon) -> bool:
+    """``addon`` is ready; a one-line error if one of its processes has exited."""
+    if addon.ready(ctx) is None:
+        return True
+    dead = [p for p in addon.processes if not ctx.sup.alive(p)]
+    if dead:
+        log = ctx.sup.log_path(dead[0])
+        raise UserError(f"add-on {addon.name}: {dead[0]} exited (log: {log})")
+    return False
 
 
 def disable(ctx: AddonContext, name: str, progress: Progress = lambda _m: None) -> None:
@@ -111,13 +118,13 @@ def disable(ctx: AddonContext, name: str, progress: Progress = lambda _m: None) 
     addon.teardown(ctx.node)
 
 
-def stop_all(node: NodeLayout, sup: Supervisor, progress: Progress = lambda _m: None) -> None:
+def stop_all(node: NodeLayout, sup: ProcessTable, progress: Progress = lambda _m: None) -> None:
     """End every add-on process of the node (newest first) and undo their host changes.
 
     Called by the node's ``down`` before the core processes stop."""
     core = set(CORE_PROCESSES)
     extra = [r for r in sup.records() if r.name not in core]
-    for rec in sorted(extra, key=lambda r: r.start_ticks, reverse=True):
+    for rec in reversed(extra):  # records come in start order
         progress(f"node: stopping add-on process {rec.name}")
         sup.stop(rec.name)
     root = node.root / "addons"
@@ -145,7 +152,7 @@ def context(cluster: str = "local") -> AddonContext:
         cluster=cluster,
         state_dir=lc.state,
         node=node,
-        sup=Supervisor(node.run_dir),
+        sup=node.processes(),
         api=Api(LOOPBACK, port, pki / "ca.crt", pki / "admin.crt", pki / "admin.key"),
         apiserver_url=f"https://{LOOPBACK}:{port}",
         ca=pki / "ca.crt",

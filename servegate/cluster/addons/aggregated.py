@@ -10,16 +10,19 @@ at 10.244.0.1:<port>. Their serving certificates are self-signed, hence
 from __future__ import annotations
 
 import ssl
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from servegate.cluster.addons import portfile
 from servegate.cluster.addons.base import AddonContext, Progress
 from servegate.cluster.api import Api, ApiError
+from servegate.cluster.node.layout import Layout as NodeLayout
 from servegate.errors import UserError
+from servegate.wait import wait_until
 
 NAMESPACE = "kube-system"
 FIELD_MANAGER = "servegate-addons"
@@ -173,6 +176,67 @@ class Aggregated:
             ctx.api.close()  # callers do not close the context's client: leave no socket open
 
 
+def serving_flags(ctx: AddonContext, port: int, cert_dir: Path) -> list[str]:
+    """Flags of an extension API server on the bridge address: callers are authenticated and
+    authorised through the API server (admin kubeconfig), which reaches it as front proxy."""
+    kc = str(ctx.admin_kubeconfig)
+    return [
+        f"--authentication-kubeconfig={kc}",
+        f"--authorization-kubeconfig={kc}",
+        f"--requestheader-client-ca-file={ctx.front_proxy_ca}",
+        f"--bind-address={ctx.bridge_ip}",
+        f"--secure-port={port}",
+        f"--cert-dir={cert_dir}",
+    ]
+
+
+@dataclass(frozen=True)
+class ApiServerAddon:
+    """An add-on that is one extension API server on the host (metrics-server,
+    prometheus-adapter): built once, started on the bridge behind the aggregation layer."""
+
+    api: Aggregated
+    preferred_port: int
+    build_note: str  # what building announces, after "add-on <name>: "
+    binary: Callable[[], Path]
+    argv: Callable[[str, AddonContext, int, Path], list[str]]  # binary, ctx, port, cert dir
+    probe: str  # a path of the group that answers once it serves
+    install: str  # what to install on a cluster servegate did not make
+    check: Callable[[Any], str | None] = lambda _body: None  # accepts the probe's body
+    requires: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.api.addon
+
+    @property
+    def processes(self) -> tuple[str, ...]:
+        return (self.api.addon,)
+
+    def build(self, progress: Progress) -> None:
+        progress(f"add-on {self.name}: {self.build_note}")
+        self.binary()
+
+    def start(self, ctx: AddonContext, progress: Progress) -> None:
+        """Pick its port on the bridge address, give it a certificate directory, and
+        :meth:`Aggregated.serve` it."""
+        binary = str(self.binary())
+        root = ctx.dir(self.name)
+        wanted = {self.name: (self.preferred_port, (ctx.bridge_ip,))}
+        port = portfile.choose(root, wanted)[self.name]
+        (root / "certs").mkdir(exist_ok=True)
+        self.api.serve(ctx, self.argv(binary, ctx, port, root / "certs"), port, progress)
+
+    def ready(self, ctx: AddonContext) -> str | None:
+        return self.api.serving(ctx, self.probe, self.check)
+
+    def teardown(self, node: NodeLayout) -> None:
+        """Nothing on the host besides the process; the API objects go with the cluster."""
+
+    def check_existing(self, client: Any) -> str | None:
+        return existing_available(client, self.api.apiservice_names()[0], self.install)
+
+
 def get_apiservice(api: Api, name: str) -> dict[str, Any] | None:
     try:
         found = api.get(f"/apis/apiregistration.k8s.io/v1/apiservices/{name}")
@@ -214,17 +278,21 @@ def wait_https(url: str, timeout_s: float, alive: Any = None) -> None:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    deadline = time.monotonic() + timeout_s
     last = "no answer"
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
+        nonlocal last
         try:
             with urllib.request.urlopen(url, timeout=2, context=ctx):
-                return
+                return True
         except urllib.error.HTTPError:
-            return  # 401/403 still means it serves
+            return True  # 401/403 still means it serves
         except (urllib.error.URLError, OSError) as exc:
             last = str(exc)
         if alive is not None and not alive():
             raise UserError(f"{url}: the process exited before serving")
-        time.sleep(0.5)
+        return False
+
+    if wait_until(answers, timeout_s, interval_s=0.5):
+        return
     raise UserError(f"{url} did not answer within {timeout_s:.0f}s ({last})")

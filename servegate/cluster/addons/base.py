@@ -3,7 +3,7 @@
 Add-ons (NetworkPolicy enforcement, metrics-server, prometheus-adapter, KEDA, Redis, the
 KServe and KubeRay controllers) are not part of ``cluster up``: each is built and started on
 demand, when a suite first needs it, so that the smoke tier and a cold ``cluster up`` do not
-pay for builds they never use. Their processes are recorded in the node's supervisor, so
+pay for builds they never use. Their processes are recorded in the node's process table, so
 ``cluster down`` ends them with the rest of the node.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from servegate.cluster.api import Api
 from servegate.cluster.node.layout import Layout as NodeLayout
 from servegate.cluster.node.layout import cache_root
-from servegate.cluster.node.procs import Supervisor
+from servegate.procs import ProcessTable
 
 Progress = Callable[[str], None]
 
@@ -33,7 +33,7 @@ class AddonContext:
     cluster: str
     state_dir: Path  # the cluster's state directory
     node: NodeLayout  # the real node's layout (node.root is its state directory)
-    sup: Supervisor  # the node's supervisor: `cluster down` stops what it records
+    sup: ProcessTable  # the node's processes: `cluster down` stops what it records
     api: Api  # admin (system:masters) client of the API server
     apiserver_url: str  # https://127.0.0.1:<port>
     ca: Path  # cluster CA certificate
@@ -65,6 +65,16 @@ def addon_cache() -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class HostAddon:
+    """What every add-on declares (see :class:`Addon`): its name, the host processes it
+    starts (stopped in reverse order) and the add-ons started before it."""
+
+    name: str
+    processes: tuple[str, ...]
+    requires: tuple[str, ...] = ()
+
+
 @runtime_checkable
 class Addon(Protocol):
     """One add-on. ``build`` is idempotent and offline once cached; ``start`` is called
@@ -72,7 +82,7 @@ class Addon(Protocol):
 
     name: str
     requires: tuple[str, ...]  # add-ons started before this one
-    processes: tuple[str, ...]  # supervisor names it starts, stopped in reverse order
+    processes: tuple[str, ...]  # process names it starts, stopped in reverse order
 
     def build(self, progress: Progress) -> None: ...
 

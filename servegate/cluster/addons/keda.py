@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from servegate.cluster.addons import hostguard, keda_build, keda_objects, portfile
 from servegate.cluster.addons.aggregated import wait_https
-from servegate.cluster.addons.base import AddonContext, Progress
+from servegate.cluster.addons.base import AddonContext, HostAddon, Progress
 from servegate.cluster.node.layout import Layout as NodeLayout
 from servegate.cluster.pki import Pki
 from servegate.errors import UserError
@@ -107,12 +106,7 @@ def _http_ok(url: str) -> str | None:
         return f"{url}: {exc}"
 
 
-@dataclass(frozen=True)
-class KedaAddon:
-    name: str = NAME
-    requires: tuple[str, ...] = ()
-    processes: tuple[str, ...] = ("keda-operator", "keda-adapter")
-
+class KedaAddon(HostAddon):
     def build(self, progress: Progress) -> None:
         keda_build.build(progress)
 
@@ -210,4 +204,4 @@ class KedaAddon:
         return keda_objects.available(client.api_client.sanitize_for_serialization(found))
 
 
-ADDON = KedaAddon()
+ADDON = KedaAddon(NAME, ("keda-operator", "keda-adapter"))

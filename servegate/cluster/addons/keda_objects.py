@@ -8,14 +8,15 @@ mirrored) and an ``EndpointSlice`` (what kube-proxy routes by) both point at 10.
 from __future__ import annotations
 
 import base64
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from servegate.cluster.addons import aggregated
 from servegate.cluster.api import Api, ApiError
 from servegate.errors import UserError
+from servegate.wait import wait_until
 
 NAMESPACE = "kube-system"
 SERVICE = "keda-metrics-apiserver"
@@ -137,12 +138,12 @@ def install_crds(api: Api, files: list[Path], timeout_s: float = 60.0) -> list[s
         except ApiError as exc:
             if exc.status != 409:
                 raise UserError(f"creating CRD {name} ({path.name}): {exc}") from None
-    deadline = time.monotonic() + timeout_s
-    for name in names:
-        while not _established(api.get(f"{CRD_PATH}/{name}")):
-            if time.monotonic() > deadline:
-                raise UserError(f"CRD {name} not established after {timeout_s:.0f}s")
-            time.sleep(0.5)
+
+    def pending() -> list[str]:
+        return [n for n in names if not _established(api.get(f"{CRD_PATH}/{n}"))]
+
+    if not wait_until(lambda: not pending(), timeout_s, interval_s=0.5):
+        raise UserError(f"CRD {pending()[0]} not established after {timeout_s:.0f}s")
     return created
 
 
@@ -152,12 +153,5 @@ def _established(crd: Any) -> bool:
 
 
 def available(apiservice: dict[str, Any] | None) -> str | None:
-    """None if the APIService reports Available=True, else the aggregator's reason."""
-    if apiservice is None:
-        return f"APIService {APISERVICE} not registered"
-    for cond in (apiservice.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Available":
-            if cond.get("status") == "True":
-                return None
-            return f"APIService {APISERVICE}: {cond.get('reason')}: {cond.get('message', '')}"
-    return f"APIService {APISERVICE}: no Available condition yet"
+    """None if KEDA's APIService reports Available=True, else the aggregator's reason."""
+    return aggregated.available(apiservice, APISERVICE)

@@ -16,15 +16,14 @@ it; an iptables rule drops anything but loopback to its port (removed by ``teard
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from servegate.cluster.addons import hostguard, kserve_build, portfile
-from servegate.cluster.addons.base import AddonContext, Progress
+from servegate.cluster.addons.base import AddonContext, HostAddon, Progress
 from servegate.cluster.addons.operators import (
     LOOPBACK,
     deployment_running,
-    probe_ok,
+    manager_ready,
     require_crds,
 )
 from servegate.cluster.api import ApiError
@@ -108,12 +107,15 @@ def argv(binary: str, ports: dict[str, int]) -> list[str]:
     ]
 
 
-@dataclass(frozen=True)
-class KServeAddon:
-    name: str = NAME
-    requires: tuple[str, ...] = ()
-    processes: tuple[str, ...] = (PROCESS,)
+def _configmap_missing(ctx: AddonContext) -> str | None:
+    try:
+        ctx.api.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/{CONFIGMAP}")
+    except ApiError as exc:
+        return f"ConfigMap {NAMESPACE}/{CONFIGMAP}: {exc}"
+    return None
 
+
+class KServeAddon(HostAddon):
     def build(self, progress: Progress) -> None:
         kserve_build.build(progress)
 
@@ -137,16 +139,7 @@ class KServeAddon:
         progress(f"add-on {NAME}: manager started (probes on {LOOPBACK}:{ports['probe']})")
 
     def ready(self, ctx: AddonContext) -> str | None:
-        if not ctx.sup.alive(PROCESS):
-            return f"{PROCESS} is not running"
-        try:
-            ctx.api.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/{CONFIGMAP}")
-        except ApiError as exc:
-            return f"ConfigMap {NAMESPACE}/{CONFIGMAP}: {exc}"
-        port = portfile.read(ctx.dir(NAME), "probe")
-        if port is None:
-            return f"{PROCESS} has no recorded probe port"
-        return probe_ok(port)
+        return manager_ready(ctx, NAME, PROCESS, also=_configmap_missing)
 
     def teardown(self, node: NodeLayout) -> None:
         """Remove the webhook port's firewall rule (the namespace goes with the cluster)."""
@@ -161,4 +154,4 @@ class KServeAddon:
         )
 
 
-ADDON = KServeAddon()
+ADDON = KServeAddon(NAME, (PROCESS,))

@@ -12,15 +12,14 @@ the suites pin them to kwok nodes: the operator's object graph is exercised, Ray
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from servegate.cluster.addons import portfile
-from servegate.cluster.addons.base import AddonContext, Progress, addon_binary
+from servegate.cluster.addons.base import AddonContext, HostAddon, Progress, addon_binary
 from servegate.cluster.addons.operators import (
     LOOPBACK,
     deployment_running,
-    probe_ok,
+    manager_ready,
     require_crds,
 )
 from servegate.cluster.node.layout import Layout as NodeLayout
@@ -45,12 +44,7 @@ def argv(binary: str, ctx: AddonContext, metrics_port: int, probe_port: int) -> 
     ]
 
 
-@dataclass(frozen=True)
-class KubeRayAddon:
-    name: str = NAME
-    requires: tuple[str, ...] = ()
-    processes: tuple[str, ...] = (PROCESS,)
-
+class KubeRayAddon(HostAddon):
     def build(self, progress: Progress) -> None:
         progress(f"add-on {NAME}: go install {PACKAGE}@{VERSION} (cold: ~10 min on 2 busy cores)")
         addon_binary(PACKAGE, VERSION, PROCESS)
@@ -65,12 +59,7 @@ class KubeRayAddon:
         progress(f"add-on {NAME}: operator started (probes on {LOOPBACK}:{ports['probe']})")
 
     def ready(self, ctx: AddonContext) -> str | None:
-        if not ctx.sup.alive(PROCESS):
-            return f"{PROCESS} is not running"
-        port = portfile.read(ctx.dir(NAME), "probe")
-        if port is None:
-            return f"{PROCESS} has no recorded probe port"
-        return probe_ok(port)
+        return manager_ready(ctx, NAME, PROCESS)
 
     def teardown(self, node: NodeLayout) -> None:
         """Nothing on the host besides the process; Ray objects go with their namespaces."""
@@ -84,4 +73,4 @@ class KubeRayAddon:
         )
 
 
-ADDON = KubeRayAddon()
+ADDON = KubeRayAddon(NAME, (PROCESS,))

@@ -12,13 +12,11 @@ and trusts the API server's front-proxy client through ``--requestheader-client-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from servegate.cluster.addons import portfile
-from servegate.cluster.addons.aggregated import Aggregated, existing_available
-from servegate.cluster.addons.base import AddonContext, Progress, addon_binary
-from servegate.cluster.node.layout import Layout as NodeLayout
+from servegate.cluster.addons.aggregated import Aggregated, ApiServerAddon, serving_flags
+from servegate.cluster.addons.base import AddonContext, addon_binary
 from servegate.k8s.nodes import REAL_NODE_SELECTOR as REAL_NODES
 
 NAME = "metrics-server"
@@ -32,17 +30,11 @@ API = Aggregated(
 )
 
 
-def argv(binary: str, ctx: AddonContext, port: int, cert_dir: str) -> list[str]:
-    kc = str(ctx.admin_kubeconfig)
+def argv(binary: str, ctx: AddonContext, port: int, cert_dir: Path) -> list[str]:
     return [
         binary,
-        f"--kubeconfig={kc}",
-        f"--authentication-kubeconfig={kc}",
-        f"--authorization-kubeconfig={kc}",
-        f"--requestheader-client-ca-file={ctx.front_proxy_ca}",
-        f"--bind-address={ctx.bridge_ip}",
-        f"--secure-port={port}",
-        f"--cert-dir={cert_dir}",
+        f"--kubeconfig={ctx.admin_kubeconfig}",
+        *serving_flags(ctx, port, cert_dir),
         f"--kubelet-client-certificate={ctx.admin_cert}",
         f"--kubelet-client-key={ctx.admin_key}",
         "--kubelet-insecure-tls",
@@ -58,35 +50,13 @@ def _has_node_metrics(body: Any) -> str | None:
     return None if (body or {}).get("items") else "no node metrics yet (first scrape pending)"
 
 
-@dataclass(frozen=True)
-class MetricsServerAddon:
-    name: str = NAME
-    requires: tuple[str, ...] = ()
-    processes: tuple[str, ...] = (NAME,)
-
-    def build(self, progress: Progress) -> None:
-        progress(f"add-on {NAME}: go install {PACKAGE}@{VERSION} (cached after the first time)")
-        addon_binary(PACKAGE, VERSION, NAME)
-
-    def start(self, ctx: AddonContext, progress: Progress) -> None:
-        binary = addon_binary(PACKAGE, VERSION, NAME)
-        root = ctx.dir(NAME)
-        port = portfile.choose(root, {NAME: (PREFERRED_PORT, (ctx.bridge_ip,))})[NAME]
-        (root / "certs").mkdir(exist_ok=True)
-        API.serve(ctx, argv(str(binary), ctx, port, str(root / "certs")), port, progress)
-
-    def ready(self, ctx: AddonContext) -> str | None:
-        return API.serving(ctx, "/apis/metrics.k8s.io/v1beta1/nodes", _has_node_metrics)
-
-    def teardown(self, node: NodeLayout) -> None:
-        """Nothing on the host besides the process; the API objects go with the cluster."""
-
-    def check_existing(self, client: Any) -> str | None:
-        return existing_available(
-            client,
-            "v1beta1.metrics.k8s.io",
-            "install metrics-server (kubernetes-sigs/metrics-server)",
-        )
-
-
-ADDON = MetricsServerAddon()
+ADDON = ApiServerAddon(
+    api=API,
+    preferred_port=PREFERRED_PORT,
+    build_note=f"go install {PACKAGE}@{VERSION} (cached after the first time)",
+    binary=lambda: addon_binary(PACKAGE, VERSION, NAME),
+    argv=argv,
+    probe="/apis/metrics.k8s.io/v1beta1/nodes",
+    check=_has_node_metrics,
+    install="install metrics-server (kubernetes-sigs/metrics-server)",
+)

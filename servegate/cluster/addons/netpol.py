@@ -23,10 +23,9 @@ import re
 import shlex
 import shutil
 import subprocess
-from dataclasses import dataclass
 from typing import Any
 
-from servegate.cluster.addons.base import AddonContext, Progress, addon_binary
+from servegate.cluster.addons.base import AddonContext, HostAddon, Progress, addon_binary
 from servegate.cluster.node.layout import Layout as NodeLayout
 from servegate.cluster.node.layout import NodeSpec
 from servegate.errors import UserError
@@ -130,12 +129,7 @@ def argv(binary: str, ctx: AddonContext, node_name: str, spec: NodeSpec) -> list
     ]
 
 
-@dataclass(frozen=True)
-class NetworkPolicyAddon:
-    name: str = "network-policy"
-    requires: tuple[str, ...] = ()
-    processes: tuple[str, ...] = (PROCESS,)
-
+class NetworkPolicyAddon(HostAddon):
     def build(self, progress: Progress) -> None:
         missing = missing_tools()
         if missing:
@@ -175,4 +169,4 @@ class NetworkPolicyAddon:
         return None
 
 
-ADDON = NetworkPolicyAddon()
+ADDON = NetworkPolicyAddon("network-policy", (PROCESS,))

@@ -10,8 +10,11 @@ operators' owners).
 from __future__ import annotations
 
 import http.client
+from collections.abc import Callable
 from typing import Any
 
+from servegate.cluster.addons import portfile
+from servegate.cluster.addons.base import AddonContext
 from servegate.cluster.api import Api, ApiError
 from servegate.errors import UserError
 
@@ -53,6 +56,25 @@ def probe_ok(port: int, path: str = "/readyz", timeout_s: float = 2.0) -> str | 
     if resp.status != 200:
         return f"{path} on {LOOPBACK}:{port} answered {resp.status} {body}"
     return None
+
+
+def manager_ready(
+    ctx: AddonContext,
+    addon: str,
+    process: str,
+    also: Callable[[AddonContext], str | None] = lambda _ctx: None,
+) -> str | None:
+    """None once the manager runs, ``also`` holds and its readiness probe (on the port the
+    add-on recorded as "probe") answers; else what is missing (one line)."""
+    if not ctx.sup.alive(process):
+        return f"{process} is not running"
+    reason = also(ctx)
+    if reason is not None:
+        return reason
+    port = portfile.read(ctx.dir(addon), "probe")
+    if port is None:
+        return f"{process} has no recorded probe port"
+    return probe_ok(port)
 
 
 def deployment_running(client: Any, selector: str, what: str, install: str) -> str | None:

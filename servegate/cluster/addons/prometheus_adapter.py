@@ -11,16 +11,14 @@ becomes a metric within a test.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from servegate.cluster.addons import portfile, wrapbuild
-from servegate.cluster.addons.aggregated import Aggregated, existing_available
+from servegate.cluster.addons import wrapbuild
+from servegate.cluster.addons.aggregated import Aggregated, ApiServerAddon, serving_flags
 from servegate.cluster.addons.base import AddonContext, Progress, addon_cache
-from servegate.cluster.node.layout import Layout as NodeLayout
 
 NAME = "prometheus-adapter"
 MODULE = "sigs.k8s.io/prometheus-adapter"
@@ -72,17 +70,11 @@ def rules() -> dict[str, Any]:
     }
 
 
-def argv(binary: str, ctx: AddonContext, port: int, config: str, cert_dir: str) -> list[str]:
-    kc = str(ctx.admin_kubeconfig)
+def argv(binary: str, ctx: AddonContext, port: int, config: Path, cert_dir: Path) -> list[str]:
     return [
         binary,
-        f"--lister-kubeconfig={kc}",
-        f"--authentication-kubeconfig={kc}",
-        f"--authorization-kubeconfig={kc}",
-        f"--requestheader-client-ca-file={ctx.front_proxy_ca}",
-        f"--bind-address={ctx.bridge_ip}",
-        f"--secure-port={port}",
-        f"--cert-dir={cert_dir}",
+        f"--lister-kubeconfig={ctx.admin_kubeconfig}",
+        *serving_flags(ctx, port, cert_dir),
         f"--prometheus-url={ctx.prometheus_url}",
         f"--metrics-relist-interval={RELIST}",
         f"--config={config}",
@@ -90,40 +82,21 @@ def argv(binary: str, ctx: AddonContext, port: int, config: str, cert_dir: str) 
     ]
 
 
-@dataclass(frozen=True)
-class PrometheusAdapterAddon:
-    name: str = NAME
-    requires: tuple[str, ...] = ()
-    processes: tuple[str, ...] = (NAME,)
-
-    def build(self, progress: Progress) -> None:
-        progress(f"add-on {NAME}: go build {PACKAGE}@{VERSION} (cached after the first time)")
-        adapter_binary()
-
-    def start(self, ctx: AddonContext, progress: Progress) -> None:
-        binary = adapter_binary()
-        root = ctx.dir(NAME)
-        port = portfile.choose(root, {NAME: (PREFERRED_PORT, (ctx.bridge_ip,))})[NAME]
-        config = root / "config.yaml"
-        config.write_text(yaml.safe_dump(rules(), sort_keys=False))
-        (root / "certs").mkdir(exist_ok=True)
-        API.serve(
-            ctx, argv(str(binary), ctx, port, str(config), str(root / "certs")), port, progress
-        )
-
-    def ready(self, ctx: AddonContext) -> str | None:
-        return API.serving(ctx, "/apis/custom.metrics.k8s.io/v1beta1")
-
-    def teardown(self, node: NodeLayout) -> None:
-        """Nothing on the host besides the process; the API objects go with the cluster."""
-
-    def check_existing(self, client: Any) -> str | None:
-        return existing_available(
-            client,
-            "v1beta1.custom.metrics.k8s.io",
-            "install prometheus-adapter (or another custom metrics server) with a rule for "
-            "vllm:num_requests_waiting",
-        )
+def _argv(binary: str, ctx: AddonContext, port: int, cert_dir: Path) -> list[str]:
+    config = ctx.dir(NAME) / "config.yaml"
+    config.write_text(yaml.safe_dump(rules(), sort_keys=False))
+    return argv(binary, ctx, port, config, cert_dir)
 
 
-ADDON = PrometheusAdapterAddon()
+ADDON = ApiServerAddon(
+    api=API,
+    preferred_port=PREFERRED_PORT,
+    build_note=f"go build {PACKAGE}@{VERSION} (cached after the first time)",
+    binary=adapter_binary,
+    argv=_argv,
+    probe="/apis/custom.metrics.k8s.io/v1beta1",
+    install=(
+        "install prometheus-adapter (or another custom metrics server) with a rule for "
+        "vllm:num_requests_waiting"
+    ),
+)

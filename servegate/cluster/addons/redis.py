@@ -8,12 +8,11 @@ directory under the node's state and no persistence: the queue is scratch data o
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from servegate.cluster.addons import portfile
-from servegate.cluster.addons.base import BRIDGE_IP, AddonContext, Progress
+from servegate.cluster.addons.base import BRIDGE_IP, AddonContext, HostAddon, Progress
 from servegate.cluster.node.layout import Layout as NodeLayout
 from servegate.errors import UserError
 
@@ -66,12 +65,7 @@ def ping(host: str, port: int, timeout_s: float = 2.0) -> str | None:
         client.close()
 
 
-@dataclass(frozen=True)
-class RedisAddon:
-    name: str = NAME
-    requires: tuple[str, ...] = ()
-    processes: tuple[str, ...] = ("redis",)
-
+class RedisAddon(HostAddon):
     def build(self, progress: Progress) -> None:
         if shutil.which("redis-server") is None:
             raise UserError("redis-server not found: apt-get install redis-server")
@@ -107,4 +101,4 @@ class RedisAddon:
         )
 
 
-ADDON = RedisAddon()
+ADDON = RedisAddon(NAME, ("redis",))

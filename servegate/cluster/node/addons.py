@@ -18,8 +18,8 @@ import yaml
 
 from servegate.cluster.node import configs, gobuild
 from servegate.cluster.node.layout import Layout, NodeSpec, cache_root
-from servegate.cluster.node.procs import Supervisor
 from servegate.errors import UserError
+from servegate.procs import ProcessTable
 
 COREDNS_MODULE = "github.com/coredns/coredns"
 COREDNS_METRICS_PORT = 9153
@@ -68,7 +68,7 @@ def kube_dns_objects(spec: NodeSpec) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def start_coredns(
-    spec: NodeSpec, layout: Layout, sup: Supervisor, kubeconfig: Path, version: str
+    spec: NodeSpec, layout: Layout, sup: ProcessTable, kubeconfig: Path, version: str
 ) -> None:
     binary = coredns_binary(version)
     layout.coredns_config.write_text(configs.corefile(spec, kubeconfig, COREDNS_METRICS_PORT))
@@ -86,7 +86,7 @@ class ApiAccess:
 
 
 def start_prometheus(
-    layout: Layout, sup: Supervisor, nodetool: Path, access: ApiAccess, port: int
+    layout: Layout, sup: ProcessTable, nodetool: Path, access: ApiAccess, port: int
 ) -> None:
     binary = shutil.which("prometheus")
     if binary is None:

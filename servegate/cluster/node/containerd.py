@@ -8,6 +8,7 @@ no image is ever pulled.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import time
@@ -17,8 +18,9 @@ from typing import Any
 import tomli_w
 
 from servegate.cluster.node.layout import CNI_BIN_DIR, Layout
-from servegate.cluster.node.procs import Supervisor
 from servegate.errors import UserError
+from servegate.procs import ProcessTable
+from servegate.wait import wait_until
 
 NAMESPACE = "k8s.io"
 """The containerd namespace the CRI plugin (and so the kubelet) uses."""
@@ -99,17 +101,16 @@ def binary() -> str:
     return path
 
 
-def start(layout: Layout, sup: Supervisor, timeout: float = 30.0) -> None:
+def start(layout: Layout, sup: ProcessTable, timeout: float = 30.0) -> None:
     """Start containerd and wait until its socket answers."""
     sup.start("containerd", [binary(), "--config", str(layout.containerd_config)])
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not sup.alive("containerd"):
-            raise UserError(f"containerd exited; see {sup.log_path('containerd')}")
-        if layout.containerd_socket.exists() and ctr(layout, "version", check=False) == 0:
-            return
-        time.sleep(0.1)
-    raise UserError(f"containerd did not answer within {timeout:.0f}s; see its log")
+
+    def answers() -> bool:
+        sup.require("containerd")
+        return layout.containerd_socket.exists() and ctr(layout, "version", check=False) == 0
+
+    if not wait_until(answers, timeout, interval_s=0.1):
+        raise UserError(f"containerd did not answer within {timeout:.0f}s; see its log")
 
 
 def ctr(layout: Layout, *args: str, check: bool = True) -> int:
@@ -146,10 +147,12 @@ def remove_all_tasks(layout: Layout) -> None:
         ctr(layout, "tasks", "kill", "--signal", "SIGKILL", cid, check=False)
     deadline = time.monotonic() + 10
     for cid in ctr_lines(layout, "containers", "list", "-q"):
-        while time.monotonic() < deadline:
-            if ctr(layout, "tasks", "delete", "--force", cid, check=False) == 0:
-                break
-            if cid not in ctr_lines(layout, "tasks", "list", "-q"):
-                break
-            time.sleep(0.2)
+        left = max(0.0, deadline - time.monotonic())
+        wait_until(functools.partial(_task_deleted, layout, cid), left, interval_s=0.2)
         ctr(layout, "containers", "delete", cid, check=False)
+
+
+def _task_deleted(layout: Layout, cid: str) -> bool:
+    if ctr(layout, "tasks", "delete", "--force", cid, check=False) == 0:
+        return True
+    return cid not in ctr_lines(layout, "tasks", "list", "-q")

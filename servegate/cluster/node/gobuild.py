@@ -16,6 +16,7 @@ from pathlib import Path
 from servegate.cluster.node.layout import cache_root
 from servegate.errors import UserError
 from servegate.paths import IMAGES
+from servegate.procs import run
 
 SOURCES = IMAGES
 """The repository's images/ directory (sources of the locally built programs and images)."""
@@ -52,19 +53,13 @@ def build(name: str, src_root: Path = SOURCES) -> Path:
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, CGO_ENABLED="0")
     tmp = out.with_name(out.name + ".part")
-    proc = subprocess.run(
+    run(
         ["nice", "-n", "10", go, "build", "-trimpath", "-ldflags", "-s -w", "-o", str(tmp), "."],
+        f"go build of {name}",
         cwd=src,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        env=dict(os.environ, CGO_ENABLED="0"),
     )
-    if proc.returncode != 0:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
-        raise UserError(f"go build of {name} failed: {tail}")
     tmp.replace(out)
     return out
 
@@ -83,16 +78,7 @@ def go_install(package: str, version: str, out: Path, env: dict[str, str] | None
     full_env = dict(os.environ, CGO_ENABLED="0", GOBIN=str(gobin), GOTOOLCHAIN="local")
     full_env.update(env or {})
     argv = ["nice", "-n", "10", _go(), "install", "-trimpath", "-ldflags", "-s -w"]
-    proc = subprocess.run(
-        [*argv, f"{package}@{version}"],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
-        raise UserError(f"building {package}@{version} failed: {tail}")
+    run([*argv, f"{package}@{version}"], f"building {package}@{version}", env=full_env)
     built = [p for p in gobin.iterdir() if p.is_file()] if gobin.is_dir() else []
     if len(built) != 1:
         raise UserError(f"building {package}@{version} produced {len(built)} binaries, not one")

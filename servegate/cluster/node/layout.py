@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from servegate.errors import ConfigError
+from servegate.procs import ProcessTable
 
 
 def cache_root() -> Path:
@@ -189,6 +190,11 @@ class Layout:
     def run_dir(self) -> Path:
         """Pid files and logs of the node's processes."""
         return self.root / "run"
+
+    def processes(self) -> ProcessTable:
+        """The node's processes, recorded under :attr:`run_dir` without their command line:
+        some retitle themselves (redis-server does), so PID and start ticks identify them."""
+        return ProcessTable(self.run_dir, keep_argv=False)
 
     def check(self) -> None:
         """Refuse a state directory whose socket paths would exceed the kernel's limit."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from servegate.cluster.node import net
 from servegate.cluster.node.layout import BRIDGE, CNI_NETWORK, DEVICE_PLUGINS_DIR, Layout
-from servegate.cluster.node.procs import Supervisor, is_running
+from servegate.procs import owned
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CNI_RESULTS = Path("/var/lib/cni/results")
@@ -73,8 +73,7 @@ def cgroup_pids() -> list[int]:
 def find(layout: Layout) -> list[str]:
     """One line per leftover; empty means the host is clean of this node."""
     out: list[str] = []
-    sup = Supervisor(layout.run_dir)
-    out += [f"process {r.name} pid {r.pid}" for r in sup.records() if is_running(r)]
+    out += [f"process {r.name} pid {r.pid}" for r in layout.processes().records() if owned(r)]
     out += [f"process pid {pid} uses {layout.containerd_socket}" for pid in our_shims(layout)]
     out += [f"process pid {pid} in cgroup /servegate" for pid in cgroup_pids()]
     out += [f"mount {p}" for p in our_mounts(layout)]

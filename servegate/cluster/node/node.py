@@ -23,12 +23,14 @@ from pathlib import Path
 
 import yaml
 
+from servegate import procs
 from servegate.cluster.api import Api, ApiError, ready_nodes
 from servegate.cluster.node import addons, configs, containerd, gobuild, images, leftovers, net
 from servegate.cluster.node.layout import BRIDGE, GpuSpec, Layout, NodeSpec
-from servegate.cluster.node.procs import ProcRecord, Supervisor, start_ticks, stop_pid
 from servegate.errors import UserError
 from servegate.k8s.nodes import REAL_NODE_LABEL, REAL_NODE_VALUE
+from servegate.procs import ProcessTable
+from servegate.wait import wait_until
 
 Progress = Callable[[str], None]
 
@@ -77,7 +79,7 @@ def up(inp: NodeInputs, progress: Progress = lambda _m: None) -> UpReport:
     spec, layout = inp.spec, Layout(inp.state_dir)
     layout.check()
     layout.root.mkdir(parents=True, exist_ok=True)
-    sup = Supervisor(layout.run_dir)
+    sup = layout.processes()
     rep = UpReport()
     if not owns_host_network(layout):
         if net.link_exists(BRIDGE):
@@ -244,34 +246,34 @@ def _clean_device_plugins_dir(layout: Layout) -> None:
     record.unlink()
 
 
-def _start_fakegpu(layout: Layout, sup: Supervisor, binary: Path, gpus: GpuSpec) -> None:
+def _start_fakegpu(layout: Layout, sup: ProcessTable, binary: Path, gpus: GpuSpec) -> None:
     args = [str(binary), f"--dir={layout.device_plugins_dir}"]
     args += [f"--resource={name}={n}" for name, n in gpus.resources().items()]
     sup.start("fakegpu", args)
 
 
-def wait_ready(api: Api, spec: NodeSpec, sup: Supervisor, timeout: float) -> None:
+def wait_ready(api: Api, spec: NodeSpec, sup: ProcessTable, timeout: float) -> None:
     """Wait until the node is Ready and advertises every simulated GPU resource."""
     want = spec.gpus.resources()
-    deadline = time.monotonic() + timeout
     last = "not registered"
-    while time.monotonic() < deadline:
-        if not sup.alive("kubelet"):
-            raise UserError(f"kubelet exited; see {sup.log_path('kubelet')}")
+
+    def ready_with_gpus() -> bool:
+        nonlocal last
+        sup.require("kubelet")
         try:
             node = api.get(f"/api/v1/nodes/{spec.name}")
         except ApiError as exc:
             if exc.status != 404:
                 raise
-            node = None
-        if node is not None:
-            cap = node.get("status", {}).get("capacity", {}) or {}
-            missing = [r for r, n in want.items() if cap.get(r) != str(n)]
-            ready = bool(ready_nodes([node]))
-            if ready and not missing:
-                return
-            last = "not Ready" if not ready else f"no capacity yet for {', '.join(missing)}"
-        time.sleep(0.25)
+            return False
+        cap = node.get("status", {}).get("capacity", {}) or {}
+        missing = [r for r, n in want.items() if cap.get(r) != str(n)]
+        ready = bool(ready_nodes([node]))
+        last = "not Ready" if not ready else f"no capacity yet for {', '.join(missing)}"
+        return ready and not missing
+
+    if wait_until(ready_with_gpus, timeout, interval_s=0.25):
+        return
     raise UserError(f"node {spec.name} {last} after {timeout:.0f}s; see {sup.log_path('kubelet')}")
 
 
@@ -280,7 +282,7 @@ def down(
 ) -> list[str]:
     """Stop everything the node started and sweep the host; return remaining leftovers."""
     layout = Layout(state_dir)
-    sup = Supervisor(layout.run_dir)
+    sup = layout.processes()
     from servegate.cluster import addons as optional  # add-ons import the node
 
     optional.stop_all(layout, sup, progress)
@@ -300,15 +302,13 @@ def down(
         containerd.remove_all_tasks(layout)
     sup.stop("containerd")
     for pid in leftovers.our_shims(layout):
-        ticks = start_ticks(pid)
-        if ticks is not None:
-            stop_pid(ProcRecord("shim", pid, ticks), timeout=5)
+        if (shim := procs.pin("shim", pid)) is not None:
+            procs.stop(shim, timeout=5)
     if owns_host_network(layout):
         # After a crash, containers outlive their shims: they are ours by their cgroup.
         for pid in leftovers.cgroup_pids():
-            ticks = start_ticks(pid)
-            if ticks is not None:
-                stop_pid(ProcRecord("container", pid, ticks), timeout=2)
+            if (container := procs.pin("container", pid)) is not None:
+                procs.stop(container, timeout=2)
     _unmount_all(layout)
     _clean_device_plugins_dir(layout)
     if owns_host_network(layout):  # never touch another node's bridge, chains or cgroups

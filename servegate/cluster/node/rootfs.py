@@ -22,6 +22,7 @@ from servegate.cluster.node.layout import cache_root
 from servegate.cluster.node.oci import dir_layer
 from servegate.errors import UserError
 from servegate.paths import REPO
+from servegate.procs import run
 
 SUITE = "bookworm"
 PACKAGES = ("python3", "ca-certificates")
@@ -66,13 +67,6 @@ def mirror() -> str:
     return os.environ.get("SERVEGATE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 
 
-def _run(cmd: list[str], what: str, **kw: object) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, **kw)  # type: ignore[call-overload]
-    if proc.returncode != 0:
-        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-        raise UserError(f"{what} failed: {tail}")
-
-
 def base_layer() -> Path:
     """Cached tar of the debootstrapped bookworm tree (built on first use, a few minutes)."""
     key = hashlib.sha256(f"{SUITE}|{','.join(PACKAGES)}|minbase".encode()).hexdigest()[:16]
@@ -84,7 +78,7 @@ def base_layer() -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sg-rootfs-", dir=out.parent) as tmp:
         root = Path(tmp) / "root"
-        _run(
+        run(
             [
                 "nice",
                 "-n",
@@ -133,16 +127,12 @@ def _canon(name: str) -> str:
 
 
 def sim_contents() -> SimContents:
-    proc = subprocess.run(
+    proc = run(
         [sys.executable, "-c", _IMPORTS_PROBE],
-        capture_output=True,
-        text=True,
-        check=False,
+        "importing servegate.sim to list its dependencies",
+        lines=2,
         cwd=REPO,
     )
-    if proc.returncode != 0:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-2:])
-        raise UserError(f"cannot import servegate.sim to list its dependencies: {tail}")
     pins = {_canon(k): v for k, v in _pins().items()}
     dists = {_canon(e) for e in SIM_EXTRAS}
     files: set[Path] = {REPO / "servegate" / "py.typed", REPO / "servegate" / "__main__.py"}
@@ -184,14 +174,14 @@ def app_layer(contents: SimContents) -> Path:
         check=False,
     )
     if offline.returncode != 0:
-        _run(
+        run(
             [*pip, "download", "-d", str(wheels), "--only-binary=:all:", *reqs],
             "downloading the simulator's wheels (offline: pre-fill ~/.cache/servegate/wheels)",
         )
     with tempfile.TemporaryDirectory(prefix="sg-app-", dir=out.parent) as tmp:
         root = Path(tmp) / "root"
         site = root / SITE.lstrip("/")
-        _run(
+        run(
             [
                 *pip,
                 "install",

@@ -18,9 +18,9 @@ from servegate.cluster.network import port_free
 from servegate.cluster.node import addons, leftovers
 from servegate.cluster.node import node as nodemod
 from servegate.cluster.node.layout import CNI_BIN_DIR, Layout, NodeSpec
-from servegate.cluster.node.procs import Supervisor, is_running, rss_kib
 from servegate.cluster.nodehook import ComponentStatus, NodeContext
 from servegate.errors import UserError
+from servegate.procs import owned, rss_kib
 
 COMMANDS = {
     "containerd": "containerd",
@@ -132,11 +132,11 @@ class LocalNode:
             raise UserError(f"node down left {len(left)} thing(s) behind, first: {left[0]}")
 
     def status(self, ctx: NodeContext) -> list[ComponentStatus]:
-        sup = Supervisor(Layout(ctx.state_dir).run_dir)
+        sup = Layout(ctx.state_dir).processes()
         out = []
         for name in PROCESSES:
-            rec = sup.record(name)
-            running = rec is not None and is_running(rec)
+            rec = sup.get(name)
+            running = rec is not None and owned(rec)
             rss = rss_kib(rec.pid) if rec is not None and running else None
             if rss is not None:
                 detail = f"rss {rss / 1024:.0f} MiB"

@@ -11,6 +11,7 @@ from servegate.lint.workloads import (
     as_dict,
     as_list,
     get,
+    of_kind,
     same_namespace,
     selector_matches,
     serves_models,
@@ -47,18 +48,19 @@ def _allows_dns(rule: dict[str, Any]) -> bool:
     "SG401",
     "egress-without-dns",
     Severity.ERROR,
-    "A NetworkPolicy that restricts Egress without allowing DNS (UDP and TCP port 53).",
-    "Listing Egress in policyTypes denies all egress not allowed by a rule; without a DNS rule "
-    "the selected pods cannot resolve any name, so model downloads, Redis queues and "
-    "telemetry all fail (Kubernetes docs 'Network Policies: default deny egress').",
-    "Add an egress rule to kube-dns: to: [{namespaceSelector: {}, podSelector: {matchLabels: "
-    "{k8s-app: kube-dns}}}], ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}].",
     "https://kubernetes.io/docs/concepts/services-networking/network-policies/",
 )
 def egress_dns(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    for obj in objects:
-        if obj.kind != "NetworkPolicy":
-            continue
+    """A NetworkPolicy that restricts Egress without allowing DNS (UDP and TCP port 53).
+
+    Listing Egress in policyTypes denies all egress not allowed by a rule; without a DNS rule the
+    selected pods cannot resolve any name, so model downloads, Redis queues and telemetry all fail
+    (Kubernetes docs 'Network Policies: default deny egress').
+
+    Fix: Add an egress rule to kube-dns: to: [{namespaceSelector: {}, podSelector: {matchLabels:
+    {k8s-app: kube-dns}}}], ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}].
+    """
+    for obj in of_kind(objects, "NetworkPolicy"):
         spec = as_dict(obj.doc.get("spec"))
         types = spec.get("policyTypes")
         egress = spec.get("egress")
@@ -95,19 +97,20 @@ def _internal(service: K8sObject) -> bool:
     "SG402",
     "loadbalancer-model-server",
     Severity.WARNING,
-    "A LoadBalancer Service that exposes a model server directly.",
-    "Cloud load balancers are internet-facing by default and OpenAI-compatible servers (vLLM, "
-    "TGI) serve without authentication unless told otherwise: anyone can run up GPU bills "
-    "or read prompts. vLLM's security guide says to put the API behind an authenticating proxy.",
-    "Use a ClusterIP Service behind an Ingress/Gateway with TLS and auth, or mark the load "
-    "balancer internal and set loadBalancerSourceRanges.",
     "https://docs.vllm.ai/en/latest/usage/security.html",
 )
 def loadbalancer(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    for obj in objects:
-        if obj.kind != "Service" or get(obj.doc, "spec", "type") != "LoadBalancer":
-            continue
-        if _internal(obj):
+    """A LoadBalancer Service that exposes a model server directly.
+
+    Cloud load balancers are internet-facing by default and OpenAI-compatible servers (vLLM, TGI)
+    serve without authentication unless told otherwise: anyone can run up GPU bills or read prompts.
+    vLLM's security guide says to put the API behind an authenticating proxy.
+
+    Fix: Use a ClusterIP Service behind an Ingress/Gateway with TLS and auth, or mark the load
+    balancer internal and set loadBalancerSourceRanges.
+    """
+    for obj in of_kind(objects, "Service"):
+        if get(obj.doc, "spec", "type") != "LoadBalancer" or _internal(obj):
             continue
         if any(serves_models(t) for t in _selected_templates(obj, objects)):
             yield Hit(
@@ -119,15 +122,18 @@ def loadbalancer(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     "SG403",
     "service-selects-nothing",
     Severity.WARNING,
-    "A Service whose selector matches no pod of the linted workloads.",
-    "A Service with no endpoints accepts connections and resets them; the load test and the "
-    "users see connection errors that look like a server fault.",
-    "Make spec.selector equal to (a subset of) the workload's pod template labels.",
     "https://kubernetes.io/docs/concepts/services-networking/service/",
 )
 def service_nothing(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    for obj in objects:
-        if obj.kind != "Service" or get(obj.doc, "spec", "type") == "ExternalName":
+    """A Service whose selector matches no pod of the linted workloads.
+
+    A Service with no endpoints accepts connections and resets them; the load test and the users see
+    connection errors that look like a server fault.
+
+    Fix: Make spec.selector equal to (a subset of) the workload's pod template labels.
+    """
+    for obj in of_kind(objects, "Service"):
+        if get(obj.doc, "spec", "type") == "ExternalName":
             continue
         selector = get(obj.doc, "spec", "selector")
         if not isinstance(selector, dict) or not selector:
@@ -142,17 +148,18 @@ def service_nothing(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     "SG404",
     "statefulset-service-missing",
     Severity.WARNING,
-    "A StatefulSet whose serviceName is not a headless Service among the linted objects.",
-    "The governing headless Service gives each replica its stable DNS name "
-    "(pod-0.<serviceName>), the reason to use a StatefulSet for model servers; if it is "
-    "missing or has a cluster IP, those names do not resolve (Kubernetes docs 'StatefulSets').",
-    "Create a Service with clusterIP: None named as spec.serviceName, selecting the pods.",
     "https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/",
 )
 def statefulset_service(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    for obj in objects:
-        if obj.kind != "StatefulSet":
-            continue
+    """A StatefulSet whose serviceName is not a headless Service among the linted objects.
+
+    The governing headless Service gives each replica its stable DNS name (pod-0.<serviceName>), the
+    reason to use a StatefulSet for model servers; if it is missing or has a cluster IP, those names
+    do not resolve (Kubernetes docs 'StatefulSets').
+
+    Fix: Create a Service with clusterIP: None named as spec.serviceName, selecting the pods.
+    """
+    for obj in of_kind(objects, "StatefulSet"):
         name = get(obj.doc, "spec", "serviceName")
         if not isinstance(name, str) or not name:
             continue

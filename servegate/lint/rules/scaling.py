@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from servegate.lint.model import REGISTRY, Hit, K8sObject, Path_, Severity
@@ -13,6 +13,7 @@ from servegate.lint.workloads import (
     as_dict,
     as_list,
     get,
+    of_kind,
     pod_templates,
     same_namespace,
     selector_matches,
@@ -43,6 +44,21 @@ def _target(obj: K8sObject) -> tuple[str, str, Path_] | None:
     return str(ref.get("kind") or default_kind), ref["name"], path
 
 
+def _targets(objects: Iterable[K8sObject]) -> Iterator[tuple[K8sObject, str, str, Path_]]:
+    """(autoscaler, target kind, target name, path of the reference) for every autoscaler."""
+    for obj in objects:
+        target = _target(obj)
+        if target is not None:
+            yield obj, *target
+
+
+def _horizontal_targets(
+    objects: Sequence[K8sObject],
+) -> Iterator[tuple[K8sObject, str, str, Path_]]:
+    """:func:`_targets` of the autoscalers that change replica counts (HPA, KEDA)."""
+    return (t for t in _targets(objects) if t[0].kind != "VerticalPodAutoscaler")
+
+
 def _resolve(
     obj: K8sObject, objects: Sequence[K8sObject], kind: str, name: str
 ) -> K8sObject | None:
@@ -64,45 +80,33 @@ def pod_templates_exist(obj: K8sObject) -> bool:
     return any(True for _ in pod_templates(obj))
 
 
-@REGISTRY.rule(
-    "SG301",
-    "scale-target-not-found",
-    Severity.WARNING,
-    "An HPA, VPA or KEDA ScaledObject whose target is not among the linted objects.",
-    "An autoscaler whose target does not exist does nothing and reports no error that anyone "
-    "reads; the workload then runs at its static replica count under load.",
-    "Point scaleTargetRef/targetRef at the workload's kind and name (lint the workload together "
-    "with its autoscaler, or suppress if the target lives elsewhere).",
-    HPA_DOC,
-)
+@REGISTRY.rule("SG301", "scale-target-not-found", Severity.WARNING, HPA_DOC)
 def target_not_found(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    for obj in objects:
-        target = _target(obj)
-        if target is None:
-            continue
-        kind, name, path = target
+    """An HPA, VPA or KEDA ScaledObject whose target is not among the linted objects.
+
+    An autoscaler whose target does not exist does nothing and reports no error that anyone reads;
+    the workload then runs at its static replica count under load.
+
+    Fix: Point scaleTargetRef/targetRef at the workload's kind and name (lint the workload together
+    with its autoscaler, or suppress if the target lives elsewhere).
+    """
+    for obj, kind, name, path in _targets(objects):
         if _resolve(obj, objects, kind, name) is None and not _same_named(obj, objects, name):
             yield Hit(obj, f"target {kind}/{name} is not in the linted set", path)
 
 
-@REGISTRY.rule(
-    "SG302",
-    "scale-target-wrong-kind",
-    Severity.ERROR,
-    "An autoscaler aimed at a kind the named workload is not (e.g. Deployment vs StatefulSet), "
-    "or at a kind that cannot scale.",
-    "The HPA controller looks the target up by kind and name; a StatefulSet named like the "
-    "Deployment in scaleTargetRef is never found, and DaemonSets, Jobs and Pods have no scale "
-    "subresource (Kubernetes docs 'Horizontal Pod Autoscaling').",
-    "Set scaleTargetRef.kind (and apiVersion) to the workload's real kind.",
-    HPA_DOC,
-)
+@REGISTRY.rule("SG302", "scale-target-wrong-kind", Severity.ERROR, HPA_DOC)
 def target_wrong_kind(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    for obj in objects:
-        target = _target(obj)
-        if target is None:
-            continue
-        kind, name, path = target
+    """An autoscaler aimed at a kind the named workload is not (e.g. Deployment vs StatefulSet), or
+    at a kind that cannot scale.
+
+    The HPA controller looks the target up by kind and name; a StatefulSet named like the Deployment
+    in scaleTargetRef is never found, and DaemonSets, Jobs and Pods have no scale subresource
+    (Kubernetes docs 'Horizontal Pod Autoscaling').
+
+    Fix: Set scaleTargetRef.kind (and apiVersion) to the workload's real kind.
+    """
+    for obj, kind, name, path in _targets(objects):
         resolved = _resolve(obj, objects, kind, name)
         if resolved is None:
             others = _same_named(obj, objects, name)
@@ -132,23 +136,17 @@ def _container_policies(vpa: K8sObject) -> list[tuple[int, dict[str, Any]]]:
 _POLICIES: Path_ = ("spec", "resourcePolicy", "containerPolicies")
 
 
-@REGISTRY.rule(
-    "SG303",
-    "vpa-container-not-found",
-    Severity.ERROR,
-    "A VPA containerPolicies entry naming a container the target does not have.",
-    "A policy for a missing container is silently ignored, so its minAllowed/maxAllowed "
-    "bounds never apply and the real container is resized without them (VPA README, "
-    "'resource policy').",
-    "Use the container's exact name from the pod template, or '*' for all containers.",
-    VPA_DOC,
-)
+@REGISTRY.rule("SG303", "vpa-container-not-found", Severity.ERROR, VPA_DOC)
 def vpa_container(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    for obj in objects:
-        target = _target(obj) if obj.kind == "VerticalPodAutoscaler" else None
-        if target is None:
-            continue
-        resolved = _resolve(obj, objects, target[0], target[1])
+    """A VPA containerPolicies entry naming a container the target does not have.
+
+    A policy for a missing container is silently ignored, so its minAllowed/maxAllowed bounds never
+    apply and the real container is resized without them (VPA README, 'resource policy').
+
+    Fix: Use the container's exact name from the pod template, or '*' for all containers.
+    """
+    for obj, kind, target, _ in _targets(of_kind(objects, "VerticalPodAutoscaler")):
+        resolved = _resolve(obj, objects, kind, target)
         if resolved is None:
             continue
         names = _container_names(resolved)
@@ -167,20 +165,16 @@ def _pods_in(obj: K8sObject, objects: Sequence[K8sObject]) -> list[PodTemplate]:
     return [t for t in all_templates(objects) if same_namespace(obj, t.obj)]
 
 
-@REGISTRY.rule(
-    "SG304",
-    "pdb-matches-nothing",
-    Severity.WARNING,
-    "A PodDisruptionBudget whose selector matches no pod of the linted workloads.",
-    "A budget that selects nothing protects nothing: a node drain evicts every model replica "
-    "at once (Kubernetes docs 'Specifying a Disruption Budget').",
-    "Copy the workload's pod template labels into spec.selector.matchLabels.",
-    PDB_DOC,
-)
+@REGISTRY.rule("SG304", "pdb-matches-nothing", Severity.WARNING, PDB_DOC)
 def pdb_nothing(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    for obj in objects:
-        if obj.kind != "PodDisruptionBudget":
-            continue
+    """A PodDisruptionBudget whose selector matches no pod of the linted workloads.
+
+    A budget that selects nothing protects nothing: a node drain evicts every model replica at once
+    (Kubernetes docs 'Specifying a Disruption Budget').
+
+    Fix: Copy the workload's pod template labels into spec.selector.matchLabels.
+    """
+    for obj in of_kind(objects, "PodDisruptionBudget"):
         selector = get(obj.doc, "spec", "selector")
         pods = _pods_in(obj, objects)
         if not isinstance(selector, dict) or not any(
@@ -222,54 +216,44 @@ def _vpa_resources(vpa: K8sObject) -> set[str]:
     return controlled
 
 
-@REGISTRY.rule(
-    "SG305",
-    "hpa-vpa-same-resource",
-    Severity.ERROR,
-    "An HPA (or KEDA cpu/memory trigger) and a VPA acting on the same resource of one workload.",
-    "The VPA raises requests when usage is high, which lowers the utilisation the HPA sees, "
-    "so the two fight: replicas and requests oscillate. The VPA README: do not use VPA with "
-    "HPA on CPU or memory.",
-    "Scale horizontally on a serving metric (queue depth, KV-cache use) or set the VPA to "
-    "updateMode: Off / controlledResources excluding the HPA's resource.",
-    VPA_DOC,
-)
+@REGISTRY.rule("SG305", "hpa-vpa-same-resource", Severity.ERROR, VPA_DOC)
 def hpa_vpa_conflict(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    vpas = [o for o in objects if o.kind == "VerticalPodAutoscaler"]
-    for obj in objects:
-        target = _target(obj)
-        if target is None or obj.kind == "VerticalPodAutoscaler":
-            continue
-        for vpa in vpas:
-            vpa_target = _target(vpa)
-            if vpa_target is None or vpa_target[:2] != target[:2] or not same_namespace(obj, vpa):
+    """An HPA (or KEDA cpu/memory trigger) and a VPA acting on the same resource of one workload.
+
+    The VPA raises requests when usage is high, which lowers the utilisation the HPA sees, so the
+    two fight: replicas and requests oscillate. The VPA README: do not use VPA with HPA on CPU or
+    memory.
+
+    Fix: Scale horizontally on a serving metric (queue depth, KV-cache use) or set the VPA to
+    updateMode: Off / controlledResources excluding the HPA's resource.
+    """
+    vpas = list(_targets(of_kind(objects, "VerticalPodAutoscaler")))
+    for obj, kind, name, _ in _horizontal_targets(objects):
+        for vpa, vpa_kind, vpa_name, _ in vpas:
+            if (vpa_kind, vpa_name) != (kind, name) or not same_namespace(obj, vpa):
                 continue
             shared = _hpa_resources(obj) & _vpa_resources(vpa)
             if shared:
                 yield Hit(
                     obj,
-                    f"scales {target[0]}/{target[1]} on {', '.join(sorted(shared))}, which "
+                    f"scales {kind}/{name} on {', '.join(sorted(shared))}, which "
                     f"VerticalPodAutoscaler/{vpa.name} also controls",
                     ("spec",),
                 )
 
 
-@REGISTRY.rule(
-    "SG306",
-    "vpa-extended-resource",
-    Severity.ERROR,
-    "A VPA policy with GPUs or other resources than cpu and memory.",
-    "The VPA recommends and sets only cpu and memory; nvidia.com/gpu in minAllowed, "
-    "maxAllowed or controlledResources is rejected or ignored, and GPU count is fixed by the "
-    "model's tensor-parallel size, not by usage.",
-    "Remove nvidia.com/gpu (and any non cpu/memory resource) from the VPA policy; size GPUs in "
-    "the pod template.",
-    VPA_DOC,
-)
+@REGISTRY.rule("SG306", "vpa-extended-resource", Severity.ERROR, VPA_DOC)
 def vpa_extended(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    for obj in objects:
-        if obj.kind != "VerticalPodAutoscaler":
-            continue
+    """A VPA policy with GPUs or other resources than cpu and memory.
+
+    The VPA recommends and sets only cpu and memory; nvidia.com/gpu in minAllowed, maxAllowed or
+    controlledResources is rejected or ignored, and GPU count is fixed by the model's
+    tensor-parallel size, not by usage.
+
+    Fix: Remove nvidia.com/gpu (and any non cpu/memory resource) from the VPA policy; size GPUs in
+    the pod template.
+    """
+    for obj in of_kind(objects, "VerticalPodAutoscaler"):
         for index, policy in _container_policies(obj):
             for key in ("minAllowed", "maxAllowed"):
                 for name in as_dict(policy.get(key)):
@@ -291,33 +275,25 @@ def vpa_extended(objects: Sequence[K8sObject]) -> Iterator[Hit]:
 def _min_replicas(template: PodTemplate, objects: Sequence[K8sObject]) -> int:
     """The fewest replicas the workload runs with: its count, or its autoscaler's minimum."""
     count = template.replicas or 1
-    for obj in objects:
-        target = _target(obj)
-        if (
-            target is None
-            or obj.kind == "VerticalPodAutoscaler"
-            or not same_namespace(obj, template.obj)
-        ):
-            continue
-        if target[:2] == (template.obj.kind, template.obj.name):
+    workload = (template.obj.kind, template.obj.name)
+    for obj, kind, name, _ in _horizontal_targets(objects):
+        if (kind, name) == workload and same_namespace(obj, template.obj):
             key = "minReplicaCount" if obj.kind == "ScaledObject" else "minReplicas"
             value = get(obj.doc, "spec", key)
             count = value if isinstance(value, int) else 1
     return count
 
 
-@REGISTRY.rule(
-    "SG307",
-    "model-server-no-pdb",
-    Severity.WARNING,
-    "A model server running more than one replica with no PodDisruptionBudget covering it.",
-    "Node drains (GPU driver and OS upgrades, cluster-autoscaler scale-down) may evict every "
-    "replica at once; a model server then needs minutes to come back. A PDB makes voluntary "
-    "disruptions go one pod at a time (Kubernetes docs 'Disruptions').",
-    "Add a PodDisruptionBudget with maxUnavailable: 1 selecting the model server's pods.",
-    PDB_DOC,
-)
+@REGISTRY.rule("SG307", "model-server-no-pdb", Severity.WARNING, PDB_DOC)
 def model_server_pdb(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    """A model server running more than one replica with no PodDisruptionBudget covering it.
+
+    Node drains (GPU driver and OS upgrades, cluster-autoscaler scale-down) may evict every replica
+    at once; a model server then needs minutes to come back. A PDB makes voluntary disruptions go
+    one pod at a time (Kubernetes docs 'Disruptions').
+
+    Fix: Add a PodDisruptionBudget with maxUnavailable: 1 selecting the model server's pods.
+    """
     pdbs = [o for o in objects if o.kind == "PodDisruptionBudget"]
     for template in all_templates(objects):
         if template.obj.kind in CONTROLLER_PROBED_KINDS or template.replicas is None:
@@ -334,21 +310,17 @@ def model_server_pdb(objects: Sequence[K8sObject]) -> Iterator[Hit]:
             yield Hit(template.obj, "multi-replica model server has no PodDisruptionBudget", ())
 
 
-@REGISTRY.rule(
-    "SG308",
-    "pdb-blocks-drain",
-    Severity.WARNING,
-    "A PodDisruptionBudget that allows no eviction at all (maxUnavailable 0, or minAvailable "
-    "at least the replica count).",
-    "A budget that never allows a disruption blocks kubectl drain forever, so GPU nodes cannot "
-    "be upgraded or scaled down (Kubernetes docs 'Specifying a Disruption Budget').",
-    "Use maxUnavailable: 1, or keep minAvailable below the replica count.",
-    PDB_DOC,
-)
+@REGISTRY.rule("SG308", "pdb-blocks-drain", Severity.WARNING, PDB_DOC)
 def pdb_blocks(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    for obj in objects:
-        if obj.kind != "PodDisruptionBudget":
-            continue
+    """A PodDisruptionBudget that allows no eviction at all (maxUnavailable 0, or minAvailable at
+    least the replica count).
+
+    A budget that never allows a disruption blocks kubectl drain forever, so GPU nodes cannot be
+    upgraded or scaled down (Kubernetes docs 'Specifying a Disruption Budget').
+
+    Fix: Use maxUnavailable: 1, or keep minAvailable below the replica count.
+    """
+    for obj in of_kind(objects, "PodDisruptionBudget"):
         spec = as_dict(obj.doc.get("spec"))
         if spec.get("maxUnavailable") in (0, "0", "0%"):
             yield Hit(obj, "maxUnavailable 0 never allows an eviction", ("spec", "maxUnavailable"))

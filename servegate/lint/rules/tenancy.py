@@ -11,6 +11,7 @@ from servegate.lint.workloads import (
     as_list,
     get,
     is_model_server,
+    of_kind,
     pod_templates,
     same_namespace,
     template_gpus,
@@ -21,25 +22,26 @@ from servegate.lint.workloads import (
     "SG601",
     "statefulset-shared-rwx-cache",
     Severity.INFO,
-    "A StatefulSet model server that mounts one ReadWriteMany PVC shared by all replicas.",
-    "StatefulSets exist to give each replica its own volume (volumeClaimTemplates). A shared "
-    "RWX claim needs a storage class that supports RWX (block classes such as SSD persistent "
-    "disks do not, so the claim stays Pending), and replicas downloading into one Hugging "
-    "Face cache race on the same files (Kubernetes docs 'Persistent Volumes: access modes').",
-    "Use volumeClaimTemplates for a per-replica cache, or pre-load the weights once and mount "
-    "the shared claim ReadOnlyMany (readOnly: true).",
     "https://kubernetes.io/docs/concepts/storage/persistent-volumes/#access-modes",
 )
 def shared_rwx(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    """A StatefulSet model server that mounts one ReadWriteMany PVC shared by all replicas.
+
+    StatefulSets exist to give each replica its own volume (volumeClaimTemplates). A shared RWX
+    claim needs a storage class that supports RWX (block classes such as SSD persistent disks do
+    not, so the claim stays Pending), and replicas downloading into one Hugging Face cache race on
+    the same files (Kubernetes docs 'Persistent Volumes: access modes').
+
+    Fix: Use volumeClaimTemplates for a per-replica cache, or pre-load the weights once and mount
+    the shared claim ReadOnlyMany (readOnly: true).
+    """
     rwx = {
         (o.namespace or "default", o.name)
         for o in objects
         if o.kind == "PersistentVolumeClaim"
         and "ReadWriteMany" in as_list(get(o.doc, "spec", "accessModes"))
     }
-    for obj in objects:
-        if obj.kind != "StatefulSet":
-            continue
+    for obj in of_kind(objects, "StatefulSet"):
         for template in pod_templates(obj):
             claims = {
                 str(v.get("name")): str(get(v, "persistentVolumeClaim", "claimName"))
@@ -66,16 +68,19 @@ def shared_rwx(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     "SG602",
     "namespace-gpu-no-quota",
     Severity.WARNING,
-    "A Namespace in the linted set that runs GPU workloads but has no ResourceQuota on GPUs.",
-    "Without a GPU quota one team's scale-up (or a runaway autoscaler) takes every GPU in the "
-    "cluster; Kubernetes supports quotas on extended resources as "
-    "requests.nvidia.com/gpu (Kubernetes docs 'Resource Quotas: extended resources').",
-    "Add a ResourceQuota in the namespace with hard: {requests.nvidia.com/gpu: N}.",
     "https://kubernetes.io/docs/concepts/policy/resource-quotas/#resource-quota-for-extended-resources",
 )
 def gpu_quota(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    for ns in objects:
-        if ns.kind != "Namespace" or not ns.name:
+    """A Namespace in the linted set that runs GPU workloads but has no ResourceQuota on GPUs.
+
+    Without a GPU quota one team's scale-up (or a runaway autoscaler) takes every GPU in the
+    cluster; Kubernetes supports quotas on extended resources as requests.nvidia.com/gpu (Kubernetes
+    docs 'Resource Quotas: extended resources').
+
+    Fix: Add a ResourceQuota in the namespace with hard: {requests.nvidia.com/gpu: N}.
+    """
+    for ns in of_kind(objects, "Namespace"):
+        if not ns.name:
             continue
         gpu_users = [
             t for t in all_templates(objects) if t.obj.namespace == ns.name and template_gpus(t) > 0
@@ -104,21 +109,20 @@ PRIORITY_EXPANDER = "cluster-autoscaler-priority-expander"
     "SG603",
     "priority-expander-namespace",
     Severity.WARNING,
-    "The cluster-autoscaler-priority-expander ConfigMap outside kube-system.",
-    "The cluster autoscaler reads its priority list only from a ConfigMap of exactly this name "
-    "in its own namespace (kube-system by default) and only with --expander=priority; "
-    "elsewhere it is ignored and GPU node groups are picked at random (cluster-autoscaler "
-    "'Priority based expander' docs). Managed autoscalers (GKE, for one) do not read it at all.",
-    "Create it in the autoscaler's namespace (metadata.namespace: kube-system) and run the "
-    "autoscaler with --expander=priority.",
     "https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/expander/priority/readme.md",
 )
 def priority_expander(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    for obj in objects:
-        if (
-            obj.kind == "ConfigMap"
-            and obj.name == PRIORITY_EXPANDER
-            and obj.namespace != "kube-system"
-        ):
+    """The cluster-autoscaler-priority-expander ConfigMap outside kube-system.
+
+    The cluster autoscaler reads its priority list only from a ConfigMap of exactly this name in its
+    own namespace (kube-system by default) and only with --expander=priority; elsewhere it is
+    ignored and GPU node groups are picked at random (cluster-autoscaler 'Priority based expander'
+    docs). Managed autoscalers (GKE, for one) do not read it at all.
+
+    Fix: Create it in the autoscaler's namespace (metadata.namespace: kube-system) and run the
+    autoscaler with --expander=priority.
+    """
+    for obj in of_kind(objects, "ConfigMap"):
+        if obj.name == PRIORITY_EXPANDER and obj.namespace != "kube-system":
             where = obj.namespace or "the current namespace"
             yield Hit(obj, f"is in {where}, not kube-system", ("metadata",))

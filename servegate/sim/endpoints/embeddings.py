@@ -16,7 +16,7 @@ import orjson
 from pydantic import Field
 
 from servegate.sim.endpoints._common import ApiModel
-from servegate.sim.faults import FaultKind, plan_fault
+from servegate.sim.faults import FaultKind, plan_fault, send_whole
 from servegate.sim.http import Request, Responder
 from servegate.sim.oai import ApiError, error_body, parse_body
 from servegate.sim.tokens import count_prompt, text_key
@@ -86,12 +86,4 @@ async def handle(app: SimApp, req: Request, resp: Responder) -> None:
     }
     if app.timestamps_for(req):
         out["servegate"] = {"recv_ns": req.recv_ns, "emit_ns": time.perf_counter_ns()}
-    payload = orjson.dumps(out)
-    if fault is not None and fault.kind is FaultKind.TRUNCATE:
-        resp.send_partial(200, payload[: len(payload) // 2], len(payload))
-        return
-    if fault is not None and fault.kind is FaultKind.MALFORMED:
-        payload = payload[: len(payload) // 2]
-    elif fault is not None and fault.kind is FaultKind.STALL:
-        resp.pause(fault.duration)
-    resp.send(200, payload)
+    send_whole(resp, orjson.dumps(out), fault)

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-from pattern_report import PatternTable
+from servegate.checks.patterns.fixtures import pattern_table
 
-from servegate.report.run_index import RunResults
-
-
-@pytest.fixture(scope="session")
-def pattern_table(sg_results: RunResults) -> PatternTable:
-    return PatternTable(sg_results)
+__all__ = ["pattern_table"]

@@ -19,20 +19,14 @@ is removed from the node (the local node is this host).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
-from coldstart_env import CACHE_MOUNT, Sample, cold_start_pod, measure
-from pattern_figures import cache_problems, cold_start_markdown, spread
 
-from servegate.errors import UserError
+from servegate.checks.patterns import coldstart
+from servegate.checks.patterns.figures import cache_problems, cold_start_markdown, spread
 from servegate.harness.cluster import ClusterHandle, DeployUnit
-from servegate.k8s.deploy import per_run_names
-from servegate.k8s.nodes import REAL_NODE_LABEL
+from servegate.k8s.nodes import real_node_selector
 from servegate.report.run_index import RunResults
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.e2e, pytest.mark.vllm_deployment]
@@ -41,33 +35,9 @@ DOWNLOAD_S = 6.0
 LOAD_S = 1.5
 REPEATS = 3
 MODEL = "llm"  # --model-name of the unit's sim overlay
-CACHE_ROOT = Path("/var/tmp/servegate-model-cache")
-# Developer option: run the simulator from this source tree (mounted over the image's copy),
-# for a local cluster whose image was built before `servegate sim --model-cache` existed.
-DEV_SOURCE_ENV = "SERVEGATE_DEV_SIM_SOURCE"
 NO_CACHE = "emptyDir (no persistent cache)"
 PRIMING = "persistent cache, first start (fills it)"
 WARM = "persistent cache, model present"
-
-
-def _namespace_only(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # No workload (the pods are created bare) and no NetworkPolicy (the suite asks the pod
-    # directly from the host; isolation is another suite's concern).
-    skip = {"Deployment", "ScaledObject", "HorizontalPodAutoscaler", "PodDisruptionBudget"}
-    skip.add("NetworkPolicy")
-    return [o for o in objects if o.get("kind") not in skip]
-
-
-def _dev_source() -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    src = os.environ.get(DEV_SOURCE_ENV)
-    if not src:
-        return []
-    pkg = Path(src).resolve() / "servegate"
-    if not (pkg / "sim" / "modelcache.py").is_file():
-        pytest.fail(f"{DEV_SOURCE_ENV}={src}: no servegate/sim/modelcache.py there", False)
-    volume = {"name": "dev-servegate", "hostPath": {"path": str(pkg), "type": "Directory"}}
-    mount = {"name": "dev-servegate", "mountPath": "/opt/servegate/servegate", "readOnly": True}
-    return [(volume, mount)]
 
 
 def test_cold_start_with_and_without_model_cache(
@@ -75,41 +45,25 @@ def test_cold_start_with_and_without_model_cache(
     deploy_unit: DeployUnit,
     sg_results: RunResults,
 ) -> None:
-    from servegate.k8s.render import render_unit, resolve_unit
-
     if sg_cluster.kind != "local":
         pytest.skip("cold start uses a hostPath cache and the sim overlay: local cluster only")
-    rendered = per_run_names(render_unit(resolve_unit("vllm-deployment", "sim")), sg_cluster.scope)
-    template = next(o for o in rendered if o["kind"] == "Deployment")["spec"]["template"]
-    sim_args = ["--model-cache", CACHE_MOUNT, "--download-delay-s", str(DOWNLOAD_S)]
+    template = coldstart.deployment_template("vllm-deployment", "sim", sg_cluster.scope)
+    sim_args = ["--model-cache", coldstart.CACHE_MOUNT, "--download-delay-s", str(DOWNLOAD_S)]
     sim_args += ["--startup-delay-s", str(LOAD_S)]
-    selector = {REAL_NODE_LABEL[0]: REAL_NODE_LABEL[1]}
-    extra = _dev_source()
-    samples: list[Sample] = []
-    with deploy_unit("vllm-deployment", mutate=_namespace_only) as dep:
-        cache_dir = CACHE_ROOT / dep.namespace
-        persistent = {"hostPath": {"path": str(cache_dir), "type": "DirectoryOrCreate"}}
+    extra = coldstart.dev_source()
+    samples: list[coldstart.Sample] = []
+    with (
+        deploy_unit("vllm-deployment", mutate=coldstart.namespace_only) as dep,
+        coldstart.host_cache(dep.namespace) as persistent,
+    ):
         fresh: dict[str, Any] = {"emptyDir": {}}
         plan = [(NO_CACHE, fresh)] * REPEATS + [(PRIMING, persistent)]
         plan += [(WARM, persistent)] * REPEATS
-        try:
-            for i, (variant, volume) in enumerate(plan):
-                pod = cold_start_pod(template, f"cold-{i}", volume, sim_args, selector, extra)
-                try:
-                    samples.append(measure(sg_cluster.client, dep.namespace, pod, variant, MODEL))
-                except UserError as exc:
-                    hint = ""
-                    if "no such option" in str(exc).lower():
-                        hint = (
-                            " (the cluster's simulator image predates --model-cache: rebuild "
-                            f"it with `servegate cluster down` and `up`, or set {DEV_SOURCE_ENV})"
-                        )
-                    pytest.fail(f"{variant}: {exc}{hint}", pytrace=False)
-        finally:
-            if cache_dir.parent == CACHE_ROOT and cache_dir.exists():
-                shutil.rmtree(cache_dir)
-            with contextlib.suppress(OSError):
-                CACHE_ROOT.rmdir()  # only when empty: another run may be using it
+        for i, (variant, volume) in enumerate(plan):
+            pod = coldstart.cold_start_pod(
+                template, f"cold-{i}", volume, sim_args, real_node_selector(), extra
+            )
+            samples.append(coldstart.measure(sg_cluster.client, dep.namespace, pod, variant, MODEL))
     by_variant: dict[str, list[float]] = {}
     for smp in samples:
         by_variant.setdefault(smp.variant, []).append(smp.seconds)

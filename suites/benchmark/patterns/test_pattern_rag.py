@@ -21,13 +21,17 @@ from typing import Any
 
 import pytest
 import yaml
-from pattern_env import gpus_held, local_mutate, prometheus_for, serving_service, wait_serving
-from pattern_figures import Headline, cost_of, pattern_row, rag_figures, rag_markdown
-from pattern_report import PatternTable
-from pattern_storage import deploy_pattern
 
+from servegate.checks.patterns.env import deployed_pattern, wait_serving
+from servegate.checks.patterns.figures import (
+    Headline,
+    cost_of,
+    pattern_row,
+    rag_figures,
+    rag_markdown,
+)
+from servegate.checks.patterns.report import PatternTable
 from servegate.config.prices import load_prices
-from servegate.errors import UserError
 from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
 from servegate.harness.load import PROFILE_DIR, RunProfile, served_model
 from servegate.metrics.io import read_records
@@ -65,32 +69,20 @@ def test_rag_end_to_end(
     sg_test_dir: Path,
     pattern_table: PatternTable,
 ) -> None:
-    prom = prometheus_for(sg_cluster)
-    mutate = local_mutate(sg_cluster)
-    with deploy_pattern(sg_cluster, deploy_unit, "rag-system", mutate) as dep:
-        held = gpus_held(sg_cluster.client, dep.namespace)
-        llm_svc = serving_service(dep.objects, port=8000)
-        emb_svc = serving_service(dep.objects, port=8080)
+    with deployed_pattern(sg_cluster, deploy_unit, "rag-system") as pattern:
+        ns, llm_svc, emb_svc = pattern.namespace, pattern.service(8000), pattern.service(8080)
         with (
-            service_url(sg_cluster, dep.namespace, llm_svc) as llm_url,
-            service_url(sg_cluster, dep.namespace, emb_svc, port=8080) as emb_url,
+            service_url(sg_cluster, ns, llm_svc) as llm_url,
+            service_url(sg_cluster, ns, emb_svc, port=8080) as emb_url,
         ):
-            try:
-                wait_serving(llm_url)
-                wait_serving(emb_url)
-                emb_model = served_model(emb_url)
-            except UserError as exc:
-                pytest.fail(str(exc), pytrace=False)
-            profile = _rag_profile(sg_test_dir, emb_url, emb_model)
-            if prom is not None:
-                prom.wait_for_targets(dep.namespace, held.pods)
+            wait_serving(llm_url)
+            wait_serving(emb_url)
+            profile = _rag_profile(sg_test_dir, emb_url, served_model(emb_url))
+            pattern.wait_scraped()
             res = run_profile(profile, llm_url, model="auto")
         s = res.summary
-        util = None
-        if prom is not None:
-            start_s, end_s = s.run.window.start_ns / 1e9, s.run.window.end_ns / 1e9
-            prom.wait_past(dep.namespace, held.pods, end_s)
-            util = prom.gpu_util(dep.namespace, held.pods, start_s, end_s)
+        util = pattern.gpu_util(s)
+    held = pattern.held
     window = (s.run.window.start_ns, s.run.window.end_ns)
     fig = rag_figures(read_records(res.run_dir), window)
     per_s = fig.chains / s.run.window_s
@@ -108,10 +100,8 @@ def test_rag_end_to_end(
         tpot_p99_ms=fig.chat_tpot_ms.p99,
         slo=("pass" if passed else "FAIL") + " (MLPerf 8b server on query->answer)",
     )
-    try:
-        cost = cost_of(held.gpus, held.product, load_prices(), head.output_tokens_per_s, per_s)
-    except UserError as exc:  # a price table without this GPU product: one line
-        pytest.fail(str(exc), pytrace=False)
+    # a price table without this GPU product fails the test in one line (ConfigError)
+    cost = cost_of(held.gpus, held.product, load_prices(), head.output_tokens_per_s, per_s)
     data: dict[str, Any] = {"run_dir": res.run_dir.name, "stages": fig.as_dict()}
     data.update(cost=cost.__dict__, gpu_util=util.__dict__ if util else None)
     (res.run_dir / "rag.json").write_text(json.dumps(data, indent=2) + "\n")

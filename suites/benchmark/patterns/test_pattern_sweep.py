@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pattern_env import serving_service, wait_serving
-from pattern_figures import markdown_table
 
+from servegate.checks.patterns.env import serving_service, wait_serving
+from servegate.checks.patterns.figures import markdown_table
 from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
 from servegate.harness.load import RunProfile
 from servegate.report.html import sweep_figure

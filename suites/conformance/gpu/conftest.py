@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gpu_env import gpu_cluster, gpu_ns, placed
+from servegate.checks.gpu.fixtures import gpu_cluster, gpu_ns, placed
 
 __all__ = ["gpu_cluster", "gpu_ns", "placed"]  # fixtures, made visible to this directory

@@ -7,16 +7,16 @@ the product label against its family and memory. Teardown: none.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from gpu_checks import assess_advertised
-from gpu_env import read_state
+
+from servegate.checks.gpu.assess import assess_advertised
+from servegate.checks.gpu.namespace import read_state
+from servegate.harness.cluster import ClusterHandle
 
 pytestmark = [pytest.mark.conformance, pytest.mark.e2e]
 
 
-def test_gpu_nodes_advertise_what_their_labels_say(gpu_cluster: Any) -> None:
+def test_gpu_nodes_advertise_what_their_labels_say(gpu_cluster: ClusterHandle) -> None:
     state = read_state(gpu_cluster.client)
     failures = assess_advertised(state.nodes)
     assert not failures, "\n".join(failures)

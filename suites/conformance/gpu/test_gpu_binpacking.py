@@ -10,31 +10,23 @@ deleted.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from gpu_checks import assess_binpacking
-from gpu_env import GpuNamespace
-from gpu_setup import binpack_setup
+
+from servegate.checks.gpu.assess import assess_binpacking
+from servegate.checks.gpu.namespace import GpuNamespace
+from servegate.checks.gpu.report import record_binpacking
+from servegate.checks.gpu.setup import binpack_setup
+from servegate.report.run_index import RunResults
 
 pytestmark = [pytest.mark.conformance, pytest.mark.e2e]
 
 
 def test_mixed_gpu_workload_packs_without_stranding(
-    gpu_ns: GpuNamespace, sg_test_dir: Path, sg_results: Any
+    gpu_ns: GpuNamespace, sg_test_dir: Path, sg_results: RunResults
 ) -> None:
     run = binpack_setup(gpu_ns)
     report, failures = assess_binpacking(run.nodes, run.all_pods, run.workload)
-    (sg_test_dir / "binpacking.json").write_text(json.dumps(report, indent=2) + "\n")
-    print("\nGPU bin-packing: " + json.dumps(report))
-    rows = "\n".join(f"| {k.replace('_', ' ')} | {v} |" for k, v in report.items())
-    sg_results.section(
-        "gpu-binpacking",
-        "GPU bin-packing of a mixed workload (simulated fleet)",
-        "Pods of 4, 2 and 1 GPUs sized to tile the free GPUs of the exclusive GPU nodes, "
-        "created largest first.\n\n| figure | value |\n|---|---:|\n" + rows,
-        data=report,
-    )
+    record_binpacking(report, sg_test_dir, sg_results)
     assert not failures, "\n".join(failures)

@@ -15,8 +15,9 @@ missing. Teardown (fixture): namespace deleted.
 from __future__ import annotations
 
 import pytest
-from gpu_checks import assess_allocation, assess_placement
-from gpu_env import Placed
+
+from servegate.checks.gpu.assess import assess_allocation, assess_placement
+from servegate.checks.gpu.setup import Placed
 
 pytestmark = [pytest.mark.conformance, pytest.mark.e2e]
 

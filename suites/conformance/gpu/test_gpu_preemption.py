@@ -9,17 +9,19 @@ namespace and both PriorityClasses deleted.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from gpu_checks import assess_preemption
-from gpu_env import GpuNamespace
-from gpu_setup import preemption_setup
+
+from servegate.checks.gpu.assess import assess_preemption
+from servegate.checks.gpu.namespace import GpuNamespace
+from servegate.checks.gpu.setup import preemption_setup
+from servegate.harness.cluster import ClusterHandle
 
 pytestmark = [pytest.mark.conformance, pytest.mark.e2e]
 
 
-def test_high_priority_gpu_pod_preempts_lower(gpu_ns: GpuNamespace, gpu_cluster: Any) -> None:
+def test_high_priority_gpu_pod_preempts_lower(
+    gpu_ns: GpuNamespace, gpu_cluster: ClusterHandle
+) -> None:
     run = preemption_setup(gpu_ns, gpu_cluster.scope.run_id)
     failures = assess_preemption(run.high, run.low_before, run.low_after)
     assert not failures, "\n".join(failures)

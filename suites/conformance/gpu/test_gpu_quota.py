@@ -8,9 +8,10 @@ message saying "exceeded quota" for requests.nvidia.com/gpu. Teardown: namespace
 from __future__ import annotations
 
 import pytest
-from gpu_checks import assess_quota
-from gpu_env import GpuNamespace
-from gpu_setup import quota_setup
+
+from servegate.checks.gpu.assess import assess_quota
+from servegate.checks.gpu.namespace import GpuNamespace
+from servegate.checks.gpu.setup import quota_setup
 
 pytestmark = [pytest.mark.conformance, pytest.mark.e2e]
 

@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from servegate.checks.isolation.fixtures import isolation, isolation_section
 
-import pytest
-from netpol_fixtures import Isolation, isolation_setup
-
-
-@pytest.fixture(scope="module")
-def isolation(sg_cluster: Any, sg_addons: Any, sg_results: Any) -> Iterator[Isolation]:
-    """Probe pods, baseline table and enforcement canary, shared by this module's checks."""
-    yield from isolation_setup(sg_cluster, sg_addons, sg_results, "isolation")
+__all__ = ["isolation", "isolation_section"]  # fixtures, made visible to this directory

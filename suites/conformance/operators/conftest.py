@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from operators_env import need_operator, operator_ledger
+from servegate.checks.operators.fixtures import operator_check, operator_ledger
 
-__all__ = ["need_operator", "operator_ledger"]  # fixtures, made visible to this directory
+__all__ = ["operator_check", "operator_ledger"]  # fixtures, made visible to this directory

@@ -10,25 +10,20 @@ from the real create are pinned to kwok nodes. Teardown: namespaces deleted.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
-from operators_checks import assess_accepted, assess_stored
-from operators_env import (
+
+from servegate.checks.operators.checks import assess_accepted, assess_stored
+from servegate.checks.operators.env import (
     KSERVE_UNIT,
-    KWOK_NODES,
     RAY_UNIT,
+    OperatorCheck,
     admit,
     custom_objects,
+    empty_namespace,
     get_custom,
-    pin_predictor,
-    pin_ray_pods,
+    kwok_pinned,
     save,
 )
-from operators_ledger import OperatorLedger
-
-from servegate.harness.cluster import ClusterHandle, DeployUnit
 from servegate.k8s.render import render_unit, resolve_unit
 
 pytestmark = [pytest.mark.conformance, pytest.mark.e2e]
@@ -39,63 +34,47 @@ UNITS = [
 ]
 
 
-def _kwok_pinned(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return pin_ray_pods(pin_predictor(objects, KWOK_NODES), KWOK_NODES)
-
-
 @pytest.mark.parametrize(("unit", "pattern"), UNITS)
 @pytest.mark.parametrize("overlay", ["gpu", "sim"])
 def test_reference_objects_pass_server_side_dry_run(
-    unit: str,
-    pattern: str,
-    overlay: str,
-    sg_cluster: ClusterHandle,
-    deploy_unit: DeployUnit,
-    operator_ledger: OperatorLedger,
+    unit: str, pattern: str, overlay: str, operator_check: OperatorCheck
 ) -> None:
     objects = custom_objects(render_unit(resolve_unit(unit, overlay)))
     assert objects, f"{unit}/{overlay} renders no custom resource"
-    # An empty unit gives a run-owned namespace to dry-run into.
-    with deploy_unit(
-        unit, overlay=overlay, wait=False, runs_containers=False, mutate=lambda _objs: []
-    ) as dep:
-        outcomes = [admit(sg_cluster, dep.namespace, o, dry_run=True) for o in objects]
+    with empty_namespace(operator_check.deploy_unit, unit, overlay) as dep:
+        outcomes = [admit(operator_check.cluster, dep.namespace, o, dry_run=True) for o in objects]
     failures = assess_accepted(outcomes)
     kinds = ", ".join(f"{o.kind}/{o.name}" for o in outcomes)
-    operator_ledger.record(
+    operator_check.ledger.outcome(
         pattern,
         f"CRD schema, {overlay} overlay (dry-run, strict)",
-        "failed" if failures else "accepted only",
-        "; ".join(failures) or f"{kinds} accepted",
+        failures,
+        f"{kinds} accepted",
+        status="accepted only",
+        most=None,
     )
     assert not failures, "\n".join(failures)
 
 
 @pytest.mark.parametrize(("unit", "pattern"), UNITS)
 def test_reference_objects_are_stored_as_written(
-    unit: str,
-    pattern: str,
-    sg_cluster: ClusterHandle,
-    deploy_unit: DeployUnit,
-    operator_ledger: OperatorLedger,
-    sg_test_dir: Path,
+    unit: str, pattern: str, operator_check: OperatorCheck
 ) -> None:
-    with deploy_unit(
-        unit, overlay="sim", wait=False, runs_containers=False, mutate=_kwok_pinned
-    ) as dep:
+    with operator_check.deploy_sim(unit, kwok_pinned) as dep:
         failures: list[str] = []
         stored = []
         for manifest in custom_objects(dep.objects):
-            got = get_custom(
-                sg_cluster, manifest["kind"], dep.namespace, manifest["metadata"]["name"]
-            )
+            name = manifest["metadata"]["name"]
+            got = get_custom(operator_check.cluster, manifest["kind"], dep.namespace, name)
             stored.append(got)
             failures += assess_stored(manifest, got)
-        save(sg_test_dir, "stored", stored)
-    operator_ledger.record(
+        save(operator_check.out_dir, "stored", stored)
+    operator_check.ledger.outcome(
         pattern,
         "CRD schema, sim overlay (created, read back)",
-        "failed" if failures else "accepted only",
-        "; ".join(failures) or "every manifest field stored unchanged",
+        failures,
+        "every manifest field stored unchanged",
+        status="accepted only",
+        most=None,
     )
     assert not failures, "\n".join(failures)

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Any
 
-import netpol_scenario as sc
 import pytest
-from netpol_env import ENFORCER_HELP, canary
-from netpol_fixtures import Isolation, assess
+
+from servegate.checks.isolation import scenario as sc
+from servegate.checks.isolation.fixtures import Isolation, assess
+from servegate.checks.isolation.probes import ENFORCER_HELP, canary
+from servegate.harness.cluster import ClusterHandle
 
 pytestmark = [pytest.mark.e2e]
-
-
-def _pod_cols(iso: Isolation) -> list[str]:
-    return [t.key for t in sc.targets(iso.env.pods) if t.pod is not None]
 
 
 def _shown(failures: list[str]) -> str:
@@ -33,7 +30,7 @@ def _shown(failures: list[str]) -> str:
 def test_reference_policy_passes_both_checks(isolation: Isolation) -> None:
     isolation.require_enforcement()
     run = isolation.run_policy("reference", isolation.reference)
-    assert assess(run, _pod_cols(isolation), "reference") == []
+    assert assess(run, sc.pod_columns(isolation.env.pods), "reference") == []
     assert assess(run, [sc.DNS], "reference") == []
 
 
@@ -45,19 +42,23 @@ def test_egress_without_dns_fails_the_dns_check(isolation: Isolation) -> None:
     assert "a/model-server -> dns: expected reachable, observed blocked" in text
     assert "expected" in text and "observed" in text and "agree?" in text
     assert "a/api-gateway -> dns" not in text  # only the isolated pod lost DNS
-    assert assess(run, _pod_cols(isolation), "policy without DNS egress") == []
+    assert assess(run, sc.pod_columns(isolation.env.pods), "policy without DNS egress") == []
 
 
 def test_selector_admitting_everyone_fails_the_ingress_check(isolation: Isolation) -> None:
     isolation.require_enforcement()
     run = isolation.run_policy("admits-everyone", sc.admits_everyone(isolation.reference))
-    text = _shown(assess(run, _pod_cols(isolation), "policy admitting every namespace"))
+    text = _shown(
+        assess(run, sc.pod_columns(isolation.env.pods), "policy admitting every namespace")
+    )
     assert "a/other -> a/model-server:8000: expected blocked, observed reachable" in text
     assert "b/api-gateway -> a/model-server:8000: expected blocked, observed reachable" in text
     assert "a/api-gateway -> a/model-server:8000" not in text  # the gateway was right anyway
 
 
-def test_cluster_without_enforcer_is_reported(isolation: Isolation, sg_cluster: Any) -> None:
+def test_cluster_without_enforcer_is_reported(
+    isolation: Isolation, sg_cluster: ClusterHandle
+) -> None:
     """Local cluster only: the enforcer is stopped and its rules removed, the canary must say
     plainly that policies are not enforced; then the add-on is started again."""
     if sg_cluster.kind != "local":

@@ -21,7 +21,6 @@ import pytest
 from servegate.cluster.node import configs, containerd, gobuild, images, leftovers, net
 from servegate.cluster.node import node as nodemod
 from servegate.cluster.node.layout import BRIDGE, Layout, NodeSpec
-from servegate.cluster.node.procs import Supervisor
 
 pytestmark = pytest.mark.e2e
 
@@ -57,7 +56,7 @@ def test_sandbox_gets_a_pod_ip_and_down_leaves_nothing(layout: Layout) -> None:
     spec = NodeSpec()
     forward_before = Path("/proc/sys/net/ipv4/ip_forward").read_text()
     dirs_before = [d for d in nodemod.SYSTEM_DIRS if d.exists()]
-    sup = Supervisor(layout.run_dir)
+    sup = layout.processes()
     pause = images.pause()
     tool = gobuild.build("nodetool")
     (layout.root / "nodetool").write_text(str(tool))

@@ -13,9 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from operators_checks import assess_accepted, assess_rejected
-from operators_env import KSERVE_UNIT, RAY_UNIT, admit, custom_objects
 
+from servegate.checks.operators.checks import assess_accepted, assess_rejected
+from servegate.checks.operators.env import (
+    KSERVE_UNIT,
+    RAY_UNIT,
+    admit,
+    custom_objects,
+    empty_namespace,
+)
 from servegate.harness.cluster import ClusterHandle, DeployUnit
 from servegate.k8s.render import render_unit, resolve_unit
 
@@ -69,9 +75,7 @@ def test_broken_reference_object_is_refused_naming_the_field(
     good = custom_objects(render_unit(resolve_unit(unit, "sim")))[-1]
     bad = copy.deepcopy(good)
     breaks(bad)
-    with deploy_unit(
-        unit, overlay="sim", wait=False, runs_containers=False, mutate=lambda _objs: []
-    ) as dep:
+    with empty_namespace(deploy_unit, unit, "sim") as dep:
         unbroken = admit(sg_cluster, dep.namespace, good, dry_run=True)
         broken = admit(sg_cluster, dep.namespace, bad, dry_run=True)
     assert assess_accepted([unbroken]) == [], unbroken.message

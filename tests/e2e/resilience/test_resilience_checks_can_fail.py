@@ -13,9 +13,16 @@ The unbroken counterparts are the suite's own tests. ``-s`` prints each message.
 from __future__ import annotations
 
 import pytest
-from resilience_env import Resil
-from resilience_flows import Finding, canary, pdb_evictions, rollback_flow, rolling_update
-from resilience_k8s import pdb_selecting_nothing, shape
+
+from servegate.checks.resilience.env import Resil
+from servegate.checks.resilience.flows import (
+    Finding,
+    canary,
+    pdb_evictions,
+    rollback_flow,
+    rolling_update,
+)
+from servegate.checks.resilience.k8s import pdb_selecting_nothing, shape
 
 pytestmark = [pytest.mark.e2e]
 

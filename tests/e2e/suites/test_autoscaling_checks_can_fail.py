@@ -10,25 +10,19 @@ message naming the target and carrying the replica series.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-SUITE = Path(__file__).resolve().parents[3] / "suites" / "autoscaling"
-if str(SUITE) not in sys.path:
-    sys.path.insert(0, str(SUITE))
-
-from autoscale_setup import LoadInBackground, hpa_for, variant  # noqa: E402
-
-from servegate.harness.addons import NeedAddons  # noqa: E402
-from servegate.harness.cluster import service_url  # noqa: E402
-from servegate.harness.load import RunProfile  # noqa: E402
-from servegate.harness.scaling import SamplerFactory  # noqa: E402
-from servegate.harness.cluster import ClusterHandle, DeployUnit  # noqa: E402
+from servegate.checks.autoscaling import fixtures
+from servegate.checks.autoscaling.hpa import HpaCheck, Mutate, cpu_metric
+from servegate.errors import UserError
+from servegate.harness.addons import NeedAddons
+from servegate.metrics.scaling import ScalingSample
 
 pytestmark = [pytest.mark.e2e]
+
+hpa = fixtures.hpa  # the suite's fixture (suites/autoscaling/conftest.py), here too
 
 QUEUE_SIM = {"SERVEGATE_SIM_MAX_NUM_SEQS": "1", "SERVEGATE_SIM_DECODE_BASE_S": "0.02"}
 SHORT_S = 45.0
@@ -46,60 +40,46 @@ def pods_metric(name: str, per_pod: str = "1") -> list[dict[str, object]]:
     ]
 
 
-def test_scale_up_check_fails_when_the_metric_does_not_exist(
-    sg_cluster: ClusterHandle,
-    sg_addons: NeedAddons,
-    deploy_unit: DeployUnit,
-    run_profile: RunProfile,
-    scaling_sampler: SamplerFactory,
-) -> None:
-    sg_addons("prometheus-adapter")
-    mutate = variant(
-        lambda t: hpa_for(
-            "hpa-queue-depth", t, max_replicas=2, metrics=pods_metric("vllm_no_such")
-        ),
-        QUEUE_SIM,
-        drop_gpu=sg_cluster.kind == "local",
-    )
-    with deploy_unit("vllm-deployment", mutate=mutate, timeout_s=300) as dep:
-        svc = dep.find("Service")["metadata"]["name"]
-        with (
-            service_url(sg_cluster, dep.namespace, svc) as url,
-            scaling_sampler(dep.namespace, "vllm", name="broken-metric") as s,
-        ):
-            load = LoadInBackground(run_profile, "smoke", url, model="auto").start()
-            try:
-                with pytest.raises(pytest.fail.Exception) as failed:
-                    s.wait_reached(2, SHORT_S, since=s.mark("load start"))
-            finally:
-                load.join(300)
+def _scale_up_failure(hpa: HpaCheck, mutate: Mutate, name: str) -> tuple[str, list[ScalingSample]]:
+    """The scale-up check's failure under the smoke profile, and the series it saw."""
+    with hpa.served(mutate, name) as sv:
+        load = hpa.load("smoke", sv.url).start()
+        try:
+            with pytest.raises(UserError) as failed:
+                sv.sampler.wait_reached(2, SHORT_S, since=sv.sampler.mark("load start"))
+        finally:
+            load.join(300)
     msg = str(failed.value)
     print(f"\nreported: {msg}")
     assert f"did not reach >= 2 within {SHORT_S:.0f}s (never; peak 1)" in msg
+    return msg, sv.sampler.samples
+
+
+def test_scale_up_check_fails_when_the_metric_does_not_exist(
+    sg_addons: NeedAddons, hpa: HpaCheck
+) -> None:
+    sg_addons("prometheus-adapter")
+    mutate = hpa.variant(
+        "hpa-queue-depth", QUEUE_SIM, max_replicas=2, metrics=pods_metric("vllm_no_such")
+    )
+    msg, samples = _scale_up_failure(hpa, mutate, "broken-metric")
     assert "series 0s:1" in msg and "\n" not in msg
     # The break is the cause: the queue the HPA should have followed did build.
-    assert max((x.queue_depth or 0.0) for x in s.samples) > 1
-    assert all("vllm_no_such" not in x.metrics for x in s.samples)
+    assert max((x.queue_depth or 0.0) for x in samples) > 1
+    assert all("vllm_no_such" not in x.metrics for x in samples)
 
 
 def test_scale_down_check_fails_when_min_replicas_keeps_pods_up(
-    sg_cluster: ClusterHandle,
-    sg_addons: NeedAddons,
-    deploy_unit: DeployUnit,
-    scaling_sampler: SamplerFactory,
+    sg_addons: NeedAddons, hpa: HpaCheck
 ) -> None:
     sg_addons("prometheus-adapter")
-    mutate = variant(
-        lambda t: hpa_for("hpa-queue-depth", t, min_replicas=2, max_replicas=2),
-        QUEUE_SIM,
-        drop_gpu=sg_cluster.kind == "local",
-    )
+    mutate = hpa.variant("hpa-queue-depth", QUEUE_SIM, min_replicas=2, max_replicas=2)
     with (
-        deploy_unit("vllm-deployment", mutate=mutate, timeout_s=300) as dep,
-        scaling_sampler(dep.namespace, "vllm", name="min-two") as s,
+        hpa.deploy_unit("vllm-deployment", mutate=mutate, timeout_s=300) as dep,
+        hpa.scaling_sampler(dep.namespace, "vllm", name="min-two") as s,
     ):
         s.wait_reached(2, 90.0, which="desired")  # the HPA enforces its minimum, no load
-        with pytest.raises(pytest.fail.Exception) as failed:
+        with pytest.raises(UserError) as failed:
             s.wait_settled(1, 20.0, which="desired")
     msg = str(failed.value)
     print(f"\nreported: {msg}")
@@ -107,26 +87,15 @@ def test_scale_down_check_fails_when_min_replicas_keeps_pods_up(
 
 
 def test_cpu_scale_up_check_fails_without_a_cpu_request(
-    sg_cluster: ClusterHandle,
-    sg_addons: NeedAddons,
-    deploy_unit: DeployUnit,
-    run_profile: RunProfile,
-    scaling_sampler: SamplerFactory,
+    sg_addons: NeedAddons, hpa: HpaCheck
 ) -> None:
     sg_addons("metrics-server")
-    cpu = [
-        {
-            "type": "Resource",
-            "resource": {
-                "name": "cpu",
-                "target": {"type": "Utilization", "averageUtilization": 10},
-            },
-        }
-    ]
-    mutate = variant(
-        lambda t: hpa_for("hpa-cpu", t, min_replicas=1, max_replicas=2, metrics=cpu),
+    mutate = hpa.variant(
+        "hpa-cpu",
         {"SERVEGATE_SIM_MAX_NUM_SEQS": "64", "SERVEGATE_SIM_DECODE_BASE_S": "0.005"},
-        drop_gpu=sg_cluster.kind == "local",
+        min_replicas=1,
+        max_replicas=2,
+        metrics=cpu_metric(10),
     )
 
     def no_cpu_request(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -137,19 +106,5 @@ def test_cpu_scale_up_check_fails_without_a_cpu_request(
                     c["resources"].get("requests", {}).pop("cpu", None)
         return out
 
-    with deploy_unit("vllm-deployment", mutate=no_cpu_request, timeout_s=300) as dep:
-        svc = dep.find("Service")["metadata"]["name"]
-        with (
-            service_url(sg_cluster, dep.namespace, svc) as url,
-            scaling_sampler(dep.namespace, "vllm", name="no-cpu-request") as s,
-        ):
-            load = LoadInBackground(run_profile, "smoke", url, model="auto").start()
-            try:
-                with pytest.raises(pytest.fail.Exception) as failed:
-                    s.wait_reached(2, SHORT_S, since=s.mark("load start"))
-            finally:
-                load.join(300)
-    msg = str(failed.value)
-    print(f"\nreported: {msg}")
-    assert f"did not reach >= 2 within {SHORT_S:.0f}s (never; peak 1)" in msg
-    assert all("cpu %" not in x.metrics for x in s.samples)  # no utilisation without a request
+    _, samples = _scale_up_failure(hpa, no_cpu_request, "no-cpu-request")
+    assert all("cpu %" not in x.metrics for x in samples)  # no utilisation without a request

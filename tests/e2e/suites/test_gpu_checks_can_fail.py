@@ -12,11 +12,11 @@ the break and nothing else.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
-import gpu_model as m
 import pytest
-from gpu_checks import (
+
+from servegate.checks.gpu import model as m
+from servegate.checks.gpu.assess import (
     assess_advertised,
     assess_allocation,
     assess_binpacking,
@@ -24,10 +24,11 @@ from gpu_checks import (
     assess_preemption,
     assess_quota,
 )
-from gpu_env import GpuNamespace, read_state
-from gpu_model import Obj
-from gpu_objects import gpu_pod, hostname, pin_to_hosts, schedulable
-from gpu_setup import preemption_setup, quota_setup
+from servegate.checks.gpu.model import Obj
+from servegate.checks.gpu.namespace import GpuNamespace, read_state
+from servegate.checks.gpu.objects import gpu_pod, hostname, pin_to_hosts, schedulable
+from servegate.checks.gpu.setup import preemption_setup, quota_setup
+from servegate.harness.cluster import ClusterHandle
 
 pytestmark = [pytest.mark.e2e]
 
@@ -40,7 +41,7 @@ def _fake(nodes: list[Obj], sharing: str, spot: bool = False) -> list[Obj]:
     found = [
         n
         for n in nodes
-        if m.annots(n).get("kwok.x-k8s.io/node") == "fake"
+        if m.is_simulated(n)
         and m.is_gpu_node(n)
         and m.sharing(n) == sharing
         and m.is_spot(n) == spot
@@ -78,7 +79,7 @@ def _exclusive_by_product(nodes: list[Obj], product: str) -> Obj:
 # Check 1 ------------------------------------------------------------------------------------
 
 
-def test_advertised_fails_on_a_node_lying_about_its_gpu_count(gpu_cluster: Any) -> None:
+def test_advertised_fails_on_a_node_lying_about_its_gpu_count(gpu_cluster: ClusterHandle) -> None:
     original = _fake(read_state(gpu_cluster.client).nodes, "exclusive")[0]
     assert assess_advertised([original]) == []
     node = copy.deepcopy(original)
@@ -86,7 +87,7 @@ def test_advertised_fails_on_a_node_lying_about_its_gpu_count(gpu_cluster: Any) 
     _fails(assess_advertised([node]), m.name(node), f"{m.COUNT}=3", "implies 8 physical GPUs")
 
 
-def test_advertised_fails_on_a_node_lying_about_its_product(gpu_cluster: Any) -> None:
+def test_advertised_fails_on_a_node_lying_about_its_product(gpu_cluster: ClusterHandle) -> None:
     nodes = read_state(gpu_cluster.client).nodes
     original = _exclusive_by_product(nodes, A100)
     assert assess_advertised([original]) == []
@@ -95,7 +96,7 @@ def test_advertised_fails_on_a_node_lying_about_its_product(gpu_cluster: Any) ->
     _fails(assess_advertised([node]), f"{m.PRODUCT}={H100} is hopper", "does not match")
 
 
-def test_advertised_fails_on_mig_and_time_slicing_lies(gpu_cluster: Any) -> None:
+def test_advertised_fails_on_mig_and_time_slicing_lies(gpu_cluster: ClusterHandle) -> None:
     nodes = read_state(gpu_cluster.client).nodes
     assert assess_advertised([_fake(nodes, "mig")[0]]) == []
     mig = copy.deepcopy(_fake(nodes, "mig")[0])
@@ -113,7 +114,7 @@ def test_advertised_fails_on_mig_and_time_slicing_lies(gpu_cluster: Any) -> None
 
 
 def test_allocation_fails_on_overcommit_and_wrong_product(
-    gpu_cluster: Any, gpu_ns: GpuNamespace
+    gpu_cluster: ClusterHandle, gpu_ns: GpuNamespace
 ) -> None:
     nodes = read_state(gpu_cluster.client).nodes
     a100 = _exclusive_by_product(nodes, A100)
@@ -129,7 +130,7 @@ def test_allocation_fails_on_overcommit_and_wrong_product(
 
 
 def test_placement_fails_on_missing_toleration_and_wrong_sharing(
-    gpu_cluster: Any, gpu_ns: GpuNamespace
+    gpu_cluster: ClusterHandle, gpu_ns: GpuNamespace
 ) -> None:
     nodes = read_state(gpu_cluster.client).nodes
     spot = _fake(nodes, "exclusive", spot=True)[0]
@@ -165,7 +166,7 @@ def test_quota_fails_when_the_quota_is_not_applied(gpu_ns: GpuNamespace) -> None
 
 
 def test_preemption_fails_without_the_priority_class(
-    gpu_cluster: Any, gpu_ns: GpuNamespace
+    gpu_cluster: ClusterHandle, gpu_ns: GpuNamespace
 ) -> None:
     run = preemption_setup(gpu_ns, gpu_cluster.scope.run_id, with_priority=False)
     failures = _shown(assess_preemption(run.high, run.low_before, run.low_after))
@@ -176,7 +177,9 @@ def test_preemption_fails_without_the_priority_class(
 # Check 6 --------------------------------------------------------------------------------------
 
 
-def test_binpacking_fails_on_a_fragmented_fleet(gpu_cluster: Any, gpu_ns: GpuNamespace) -> None:
+def test_binpacking_fails_on_a_fragmented_fleet(
+    gpu_cluster: ClusterHandle, gpu_ns: GpuNamespace
+) -> None:
     nodes = [n for n in _fake(read_state(gpu_cluster.client).nodes, "exclusive") if schedulable(n)]
     for i, node in enumerate(nodes):  # one GPU taken on every node: no node is whole any more
         _bind(gpu_ns, gpu_pod(f"sliver-{i}", {m.GPU: 1}), node)
@@ -195,7 +198,7 @@ def test_binpacking_fails_on_a_fragmented_fleet(gpu_cluster: Any, gpu_ns: GpuNam
 # Check 8 --------------------------------------------------------------------------------------
 
 
-def test_checks_skip_naming_what_is_missing_without_gpu_nodes(gpu_cluster: Any) -> None:
+def test_checks_skip_naming_what_is_missing_without_gpu_nodes(gpu_cluster: ClusterHandle) -> None:
     nodes = copy.deepcopy(read_state(gpu_cluster.client).nodes)
     assert m.missing_gpu_reason(nodes) is None
     for n in nodes:  # the same cluster as it would look without NVIDIA's device plugin and GFD

@@ -8,25 +8,20 @@ what the autoscaler reported. The unbroken counterparts are the checks themselve
 from __future__ import annotations
 
 import socket
-import sys
-from pathlib import Path
 
 import pytest
 
+from servegate.checks.autoscaling import fixtures
+from servegate.checks.autoscaling.scaledobject import Knobs
+from servegate.checks.autoscaling.scenarios import RAMP_PROFILE, KedaScenarios
+from servegate.errors import UserError
 from servegate.harness.addons import NeedAddons
-from servegate.harness.cluster import ClusterHandle, DeployUnit
 from servegate.harness.load import RunProfile
 from servegate.metrics.scaling import check_reached
 
-SUITE = Path(__file__).resolve().parents[3] / "suites" / "autoscaling"
-if str(SUITE) not in sys.path:
-    sys.path.insert(0, str(SUITE))
-
-from keda_env import explained, fail_explained  # noqa: E402
-from keda_scenarios import RAMP_PROFILE, prometheus_scenario, redis_scenario  # noqa: E402
-from keda_variant import Knobs  # noqa: E402
-
 pytestmark = [pytest.mark.e2e]
+
+keda = fixtures.keda  # the suite's fixture (suites/autoscaling/conftest.py), here too
 
 KNOBS = Knobs(max_replicas=4)
 SHORT_S = 30.0  # long enough for two HPA syncs (15 s) had the break not been there
@@ -45,27 +40,22 @@ def _unused_bridge_port(bridge_ip: str) -> int:
 
 
 def test_redis_scale_up_fails_when_the_scaledobject_watches_another_list(
-    sg_cluster: ClusterHandle, sg_addons: NeedAddons, deploy_unit: DeployUnit, sg_test_dir: Path
+    sg_addons: NeedAddons, keda: KedaScenarios
 ) -> None:
     sg_addons("redis", "keda")
     wrong = {"listName": "some_other_queue"}
-    with redis_scenario(sg_cluster, deploy_unit, sg_test_dir, KNOBS, so_override=wrong) as sc:
+    with keda.redis(KNOBS, so_override=wrong) as sc:
         since = sc.sampler.mark("pushed")
         sc.push(20)
-        with pytest.raises(pytest.fail.Exception) as failed:
-            explained(
-                sg_cluster,
-                sc.namespace,
-                sc.so_name,
-                lambda: sc.sampler.wait_reached(2, SHORT_S, since=since, which="desired"),
-            )
+        with pytest.raises(UserError) as failed:
+            sc.wait_reached(2, SHORT_S, since)
     msg = _shown(str(failed.value))
     assert f"desired replicas did not reach >= 2 within {SHORT_S:.0f}s (never; peak 1)" in msg
     assert "autoscaler: ScaledObject Ready=True" in msg
 
 
 def test_redis_scale_up_fails_when_redis_is_unreachable(
-    sg_cluster: ClusterHandle, sg_addons: NeedAddons, deploy_unit: DeployUnit, sg_test_dir: Path
+    sg_addons: NeedAddons, keda: KedaScenarios
 ) -> None:
     from servegate.cluster.addons.base import BRIDGE_IP
 
@@ -73,8 +63,8 @@ def test_redis_scale_up_fails_when_redis_is_unreachable(
     dead = {"address": f"{BRIDGE_IP}:{_unused_bridge_port(BRIDGE_IP)}"}
     # KEDA refuses such a ScaledObject outright (no HPA), so the check fails in its setup.
     with (
-        pytest.raises(pytest.fail.Exception) as failed,
-        redis_scenario(sg_cluster, deploy_unit, sg_test_dir, KNOBS, so_override=dead) as sc,
+        pytest.raises(UserError) as failed,
+        keda.redis(KNOBS, so_override=dead) as sc,
     ):
         since = sc.sampler.mark("pushed")
         sc.push(20)
@@ -85,37 +75,33 @@ def test_redis_scale_up_fails_when_redis_is_unreachable(
 
 
 def test_redis_scale_down_fails_when_the_list_is_not_drained(
-    sg_cluster: ClusterHandle, sg_addons: NeedAddons, deploy_unit: DeployUnit, sg_test_dir: Path
+    sg_addons: NeedAddons, keda: KedaScenarios
 ) -> None:
     sg_addons("redis", "keda")
-    with redis_scenario(sg_cluster, deploy_unit, sg_test_dir, KNOBS) as sc:
+    with keda.redis(KNOBS) as sc:
         since = sc.sampler.mark("pushed")
         sc.push(20)
         sc.sampler.wait_reached(2, 90, since=since, which="desired")
         since = sc.sampler.mark("list left full")
-        with pytest.raises(pytest.fail.Exception) as failed:
+        with pytest.raises(UserError) as failed:
             sc.sampler.wait_settled(1, SHORT_S, since, "desired")
     msg = _shown(str(failed.value))
     assert f"desired replicas did not come back to <= 1 within {SHORT_S:.0f}s (never" in msg
 
 
 def test_prometheus_scale_up_fails_when_the_query_matches_no_series(
-    sg_cluster: ClusterHandle,
-    sg_addons: NeedAddons,
-    deploy_unit: DeployUnit,
-    run_profile: RunProfile,
-    sg_test_dir: Path,
+    sg_addons: NeedAddons, keda: KedaScenarios, run_profile: RunProfile
 ) -> None:
     sg_addons("keda")
     knobs = Knobs(max_replicas=2)
     wrong = {"query": 'sum(vllm:num_requests_waiting{namespace="no-such-namespace"})'}
-    with prometheus_scenario(sg_cluster, deploy_unit, sg_test_dir, knobs, so_override=wrong) as sc:
+    with keda.prometheus(knobs, so_override=wrong) as sc:
         start = sc.sampler.mark("load start")
         run_profile(RAMP_PROFILE, sc.url, model="auto")
         reason = check_reached(sc.sampler.snapshot(), 2, 75.0, start, "desired")
         assert reason is not None, "the HPA scaled although the query matches nothing"
-        with pytest.raises(pytest.fail.Exception) as failed:
-            fail_explained(sg_cluster, sc.namespace, sc.so_name, reason)
+        with pytest.raises(UserError) as failed:
+            sc.fail(reason)
         queued = max((s.queue_depth or 0.0) for s in sc.sampler.snapshot())
         threshold = float(sc.trigger()["threshold"])
     msg = _shown(str(failed.value))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from servegate.cluster.addons import portfile, redis
-from servegate.cluster.node.procs import Supervisor
+from servegate.cluster.node.layout import Layout
 
 pytestmark = [
     pytest.mark.integration,
@@ -32,7 +32,7 @@ def test_redis_answers_on_both_listeners_and_writes_nothing(tmp_path: Path) -> N
     port = portfile.choose(tmp_path, {"redis": (redis.PREFERRED_PORT + 100, hosts)})["redis"]
     conf = tmp_path / "redis.conf"
     conf.write_text(redis.redis_config(port, data, STAND_IN_BRIDGE))
-    sup = Supervisor(tmp_path / "run")
+    sup = Layout(tmp_path).processes()
     sup.start("redis", [str(shutil.which("redis-server")), str(conf)])
     try:
         deadline = time.monotonic() + 20

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from servegate.cluster.procs import ProcessTable, owned, terminate
+from servegate.procs import ProcessTable, owned, stop
 
 pytestmark = pytest.mark.integration
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -20,10 +20,10 @@ SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 def test_started_process_is_recorded_owned_and_stopped(tmp_path: Path) -> None:
     table = ProcessTable(tmp_path)
     rec = table.start("sleeper", SLEEPER)
-    assert owned(rec) and table.load() == [rec]
+    assert owned(rec) and table.records() == [rec]
     assert table.stop_all() == ["sleeper"]
     assert not psutil.pid_exists(rec.pid) or not owned(rec)
-    assert table.load() == []
+    assert table.records() == []
 
 
 def test_a_stranger_with_a_recorded_pid_is_left_alone(tmp_path: Path) -> None:
@@ -35,9 +35,20 @@ def test_a_stranger_with_a_recorded_pid_is_left_alone(tmp_path: Path) -> None:
         # A record that names the stranger's PID but our process's start time and command.
         forged = replace(mine, pid=stranger.pid)
         assert not owned(forged)
-        assert terminate(forged) is False
+        assert stop(forged) is False
         assert stranger.poll() is None
     finally:
         table.stop_all()
         stranger.kill()
         stranger.wait()
+
+
+def test_a_process_is_owned_the_moment_it_is_started(tmp_path: Path) -> None:
+    # /proc/<pid>/cmdline can be empty just after exec: that must not make it a stranger.
+    table = ProcessTable(tmp_path)
+    try:
+        for i in range(20):
+            rec = table.start(f"p{i}", ["/bin/sleep", "60"])
+            assert owned(rec), f"p{i} (pid {rec.pid}) not owned right after start"
+    finally:
+        assert len(table.stop_all(timeout=5)) == 20

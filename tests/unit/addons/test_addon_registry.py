@@ -12,7 +12,6 @@ import pytest
 from servegate.cluster import addons
 from servegate.cluster.addons.base import Addon, AddonContext
 from servegate.cluster.node.layout import Layout
-from servegate.cluster.node.procs import Supervisor
 from servegate.errors import UserError
 
 
@@ -62,7 +61,7 @@ def _ctx(tmp_path: Path) -> AddonContext:
         cluster="t",
         state_dir=tmp_path,
         node=node,
-        sup=Supervisor(node.run_dir),
+        sup=node.processes(),
         api=None,  # type: ignore[arg-type]  # unused by the fakes
         apiserver_url="https://127.0.0.1:1",
         ca=tmp_path / "ca.crt",

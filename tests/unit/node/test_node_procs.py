@@ -1,4 +1,4 @@
-"""The node's supervisor ends exactly the processes it started, by PID and start time."""
+"""The node's process table ends exactly the processes it started, by PID and start time."""
 
 from __future__ import annotations
 
@@ -8,26 +8,29 @@ from pathlib import Path
 
 import pytest
 
+from servegate import procs
 from servegate.cluster.node import gobuild
-from servegate.cluster.node.procs import ProcRecord, Supervisor, is_running, start_ticks, stop_pid
+from servegate.cluster.node.layout import Layout
 from servegate.errors import UserError
+from servegate.procs import ProcessTable, ProcRecord, owned, start_ticks
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
 def test_start_record_stop(tmp_path: Path) -> None:
-    sup = Supervisor(tmp_path)
+    sup = Layout(tmp_path).processes()
     rec = sup.start("sleeper", SLEEPER)
     try:
         assert sup.alive("sleeper")
-        assert sup.record("sleeper") == rec
+        assert sup.get("sleeper") == rec
+        assert rec.argv == ()  # node processes may retitle themselves: PID and ticks decide
         assert [r.name for r in sup.records()] == ["sleeper"]
         with pytest.raises(UserError, match="already running"):
             sup.start("sleeper", SLEEPER)
     finally:
         sup.stop("sleeper", timeout=5)
-    assert not is_running(rec)
-    assert sup.record("sleeper") is None
+    assert not owned(rec)
+    assert sup.get("sleeper") is None
 
 
 def test_a_reused_pid_is_not_ours(tmp_path: Path) -> None:
@@ -36,8 +39,8 @@ def test_a_reused_pid_is_not_ours(tmp_path: Path) -> None:
         ticks = start_ticks(proc.pid)
         assert ticks is not None
         stranger = ProcRecord("x", proc.pid, ticks + 1)  # same PID, other start time
-        assert not is_running(stranger)
-        stop_pid(stranger, timeout=1)
+        assert not owned(stranger)
+        assert procs.stop(stranger, timeout=1) is False
         assert proc.poll() is None  # left alone
     finally:
         proc.kill()
@@ -45,7 +48,7 @@ def test_a_reused_pid_is_not_ours(tmp_path: Path) -> None:
 
 
 def test_stop_of_a_process_ignoring_sigterm_escalates(tmp_path: Path) -> None:
-    sup = Supervisor(tmp_path)
+    sup = ProcessTable(tmp_path)
     code = (
         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
         "print('ok', flush=True); time.sleep(60)"
@@ -56,12 +59,12 @@ def test_stop_of_a_process_ignoring_sigterm_escalates(tmp_path: Path) -> None:
             break
         __import__("time").sleep(0.02)
     sup.stop("stubborn", timeout=0.2)
-    assert not is_running(rec)
+    assert not owned(rec)
 
 
 def test_missing_binary_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="cannot start ghost"):
-        Supervisor(tmp_path).start("ghost", [str(tmp_path / "nope")])
+        ProcessTable(tmp_path).start("ghost", [str(tmp_path / "nope")])
 
 
 def test_go_source_hash_follows_sources(tmp_path: Path) -> None:

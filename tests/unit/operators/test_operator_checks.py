@@ -1,5 +1,5 @@
 """Every operator check, shown able to fail: each Assess function of
-suites/conformance/operators passes on a reconciled state shaped like the controllers' output
+servegate.checks.operators.checks passes on a reconciled state shaped like the controllers' output
 and reports a deliberately broken copy with a message naming what is wrong."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import copy
 from typing import Any
 
 import pytest
-from operators_checks import (
+
+from servegate.checks.operators.checks import (
     Admission,
     assess_accepted,
     assess_inferenceservice,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from operators_ledger import NEVER_EXERCISED, OperatorLedger
+
+from servegate.checks.operators.ledger import NEVER_EXERCISED, OperatorLedger
 
 
 class Sink:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from resilience_checks import (
+
+from servegate.checks.resilience.checks import (
     ErrorBudget,
     Eviction,
     VersionSample,
@@ -17,9 +18,14 @@ from resilience_checks import (
     share_tolerance,
     timeline,
 )
-from resilience_env import load_budget
-from resilience_k8s import canary_of, deployment, model_container, shape, with_stable_track
-
+from servegate.checks.resilience.env import load_budget
+from servegate.checks.resilience.k8s import (
+    canary_of,
+    deployment,
+    model_container,
+    shape,
+    with_stable_track,
+)
 from servegate.k8s.render import render_unit, resolve_unit
 
 BUDGET = ErrorBudget("b", 0.005)

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-SUITE = Path(__file__).resolve().parents[3] / "suites" / "autoscaling"
-if str(SUITE) not in sys.path:
-    sys.path.insert(0, str(SUITE))
-
-from autoscale_setup import (  # noqa: E402
+from servegate.checks.autoscaling.hpa import (
     TEST_SCALE_DOWN,
     LoadInBackground,
     component_hpa,
+    cpu_metric,
     hpa_for,
+    load_end_wall,
     variant,
 )
-
-from servegate.k8s.render import render_unit, resolve_unit  # noqa: E402
+from servegate.k8s.render import render_unit, resolve_unit
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +61,8 @@ def test_variant_swaps_keda_for_the_component_hpa(rendered: list[dict[str, Any]]
 
 
 def test_cpu_request_and_metrics_override(rendered: list[dict[str, Any]]) -> None:
-    metrics = [
+    metrics = cpu_metric(60)
+    assert metrics == [
         {
             "type": "Resource",
             "resource": {
@@ -99,10 +97,6 @@ def test_background_load_reraises_its_failure() -> None:
 
 
 def test_load_end_is_read_from_the_run_record(tmp_path: Path) -> None:
-    from types import SimpleNamespace
-
-    from autoscale_setup import load_end_wall
-
     (tmp_path / "run.json").write_text('{"end_ns": 1795832034368368219}')
     assert load_end_wall(SimpleNamespace(run_dir=tmp_path)) == pytest.approx(1795832034.368)
     (tmp_path / "run.json").write_text("garbage")

@@ -7,22 +7,28 @@ and the assess functions are exercised on the same shapes the e2e suite sees.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
-import gpu_model as m
 import pytest
-from gpu_checks import QuotaOutcome, assess_advertised, assess_binpacking, assess_quota
-from gpu_objects import binpack_workload, placement_scenario, priority_classes
 
+from servegate.checks.gpu import model as m
+from servegate.checks.gpu.assess import (
+    QuotaOutcome,
+    assess_advertised,
+    assess_binpacking,
+    assess_quota,
+)
+from servegate.checks.gpu.objects import (
+    OBJECTS,
+    binpack_workload,
+    placement_scenario,
+    priority_classes,
+)
 from servegate.cluster.kwok import node_manifests
 from servegate.config.fleet import load_fleet
+from servegate.paths import DEFAULT_FLEET
 
-ROOT = Path(__file__).resolve().parents[3]
-FLEETS = {
-    "default": ROOT / "fleets" / "default.yaml",
-    "sharing": ROOT / "suites" / "conformance" / "gpu" / "objects" / "fleet-sharing.yaml",
-}
+FLEETS = {"default": DEFAULT_FLEET, "sharing": OBJECTS / "fleet-sharing.yaml"}
 
 
 def _nodes(fleet: str) -> list[dict[str, Any]]:

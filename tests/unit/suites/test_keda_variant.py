@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from servegate.k8s.render import render_unit, resolve_unit
-
-ROOT = Path(__file__).resolve().parents[3]
-SUITE = ROOT / "suites" / "autoscaling"
-if str(SUITE) not in sys.path:
-    sys.path.insert(0, str(SUITE))
-
-from keda_variant import (  # noqa: E402
+from servegate.checks.autoscaling import scenarios
+from servegate.checks.autoscaling.scaledobject import (
+    SCALE_DOWN_WINDOW_S,
     WATCH_LABEL,
     Knobs,
     replicas_for,
@@ -24,11 +17,12 @@ from keda_variant import (  # noqa: E402
     with_env,
     with_scrape_annotations,
 )
+from servegate.k8s.render import render_unit, resolve_unit
 
 
 @pytest.fixture(scope="module")
 def redis_unit() -> list[dict[str, Any]]:
-    return render_unit(resolve_unit(str(SUITE / "keda-redis"), "sim"))
+    return render_unit(resolve_unit(str(scenarios.redis_unit()), "sim"))
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +32,7 @@ def prometheus_unit() -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("overlay", ["sim", "gpu"])
 def test_redis_unit_swaps_the_component_and_targets_the_deployment(overlay: str) -> None:
-    objs = render_unit(resolve_unit(str(SUITE / "keda-redis"), overlay))
+    objs = render_unit(resolve_unit(str(scenarios.redis_unit()), overlay))
     rest, so = split_scaledobject(objs)
     assert so["metadata"]["name"] == "model-server-redis-queue"
     assert so["spec"]["scaleTargetRef"] == {
@@ -67,13 +61,14 @@ def test_variant_keeps_trigger_and_threshold_and_changes_the_knobs(
     redis_unit: list[dict[str, Any]],
 ) -> None:
     _, so = split_scaledobject(redis_unit)
-    knobs = Knobs(max_replicas=3, scale_down_window_s=7)
+    knobs = Knobs(max_replicas=3)
     out = scaledobject_variant(so, knobs, {"address": "10.244.0.1:6379", "listName": "q:ns"})
     spec = out["spec"]
     assert out["metadata"]["labels"][WATCH_LABEL[0]] == WATCH_LABEL[1]
-    assert (spec["pollingInterval"], spec["maxReplicaCount"]) == (5, 3)
+    assert (spec["pollingInterval"], spec["cooldownPeriod"]) == (5, 30)
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (1, 3)
     down = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
-    assert down["stabilizationWindowSeconds"] == 7
+    assert down["stabilizationWindowSeconds"] == SCALE_DOWN_WINDOW_S == 10
     meta = spec["triggers"][0]["metadata"]
     assert meta == {"address": "10.244.0.1:6379", "listName": "q:ns", "listLength": "5"}
     assert so["spec"]["cooldownPeriod"] == 600, "the rendered object must not be modified"

@@ -1,33 +1,49 @@
-"""Pure parts of the pattern benchmarks: cost, RAG stage joins, cold-start spreads, PV binding.
+"""Pure parts of the pattern benchmarks: cost, RAG stage joins, cold-start spreads, PV binding,
+trusted figures, DCGM queries over a stand-in Prometheus.
 
 Each check is shown able to fail: an unknown GPU product, a failed stage, a chain outside the
-window, an empty sample all give the error or the count the suite asserts on.
+window, an empty sample, an untrusted run, an unscraped pod all give the error or the count
+the suite asserts on.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-PATTERNS = Path(__file__).resolve().parents[3] / "suites" / "benchmark" / "patterns"
-if str(PATTERNS) not in sys.path:
-    sys.path.insert(0, str(PATTERNS))
-
-from pattern_figures import (  # noqa: E402
+from servegate.checks.patterns.coldstart import cold_start_pod, namespace_only
+from servegate.checks.patterns.env import (
+    admit_product,
+    gpu_util,
+    selector,
+    serving_service,
+    wait_for_targets,
+)
+from servegate.checks.patterns.figures import (
     Headline,
+    cache_problems,
     cold_start_markdown,
     cost_of,
     pattern_row,
     rag_figures,
     spread,
 )
-from pattern_storage import claims_of, volume_for, with_storage_class  # noqa: E402
-
-from servegate.config.prices import GpuPrice, PriceTable  # noqa: E402
-from servegate.errors import ConfigError, UserError  # noqa: E402
-from servegate.metrics.record import ErrorKind, RequestRecord  # noqa: E402
+from servegate.checks.patterns.storage import (
+    claims_of,
+    remove_host_dirs,
+    volume_for,
+    with_storage_class,
+)
+from servegate.checks.patterns.trust import slo_misses, why_untrusted
+from servegate.config.prices import GpuPrice, PriceTable
+from servegate.errors import ConfigError, UserError
+from servegate.harness.load import LoadResult
+from servegate.k8s.prometheus import Prometheus, Sample
+from servegate.metrics.record import ErrorKind, RequestRecord
+from servegate.wait import WaitTimeout
 
 PRICES = PriceTable(gpus={"GPU-X": GpuPrice(usd_per_hour=3.6, source="test")})
 MS = 1_000_000
@@ -120,7 +136,7 @@ def test_spread_and_cold_start_table() -> None:
 
 
 def test_claims_are_prebound_one_per_replica_and_template() -> None:
-    sts = {
+    sts: dict[str, Any] = {
         "kind": "StatefulSet",
         "metadata": {"name": "llm"},
         "spec": {
@@ -150,8 +166,6 @@ def test_claims_are_prebound_one_per_replica_and_template() -> None:
 
 
 def test_promql_selector_matches_pods_exactly_and_rejects_odd_names() -> None:
-    from pattern_env import selector
-
     sel = selector("sg-ns", ["llm-service-0", "a.b"])
     assert sel == '{namespace="sg-ns",pod=~"llm-service-0|a\\\\.b"}'
     with pytest.raises(UserError, match="not a pod name"):
@@ -159,9 +173,7 @@ def test_promql_selector_matches_pods_exactly_and_rejects_odd_names() -> None:
 
 
 def test_cold_start_pod_swaps_the_cache_volume_and_never_restarts() -> None:
-    from coldstart_env import cold_start_pod
-
-    template = {
+    template: dict[str, Any] = {
         "metadata": {"labels": {"app": "vllm"}},
         "spec": {
             "containers": [{"name": "vllm", "args": ["--port", "8000"]}],
@@ -185,9 +197,7 @@ def test_cold_start_pod_swaps_the_cache_volume_and_never_restarts() -> None:
 
 
 def test_admit_product_widens_only_the_product_term() -> None:
-    from pattern_env import admit_product
-
-    sts = {
+    sts: dict[str, Any] = {
         "kind": "StatefulSet",
         "spec": {
             "template": {
@@ -224,8 +234,6 @@ def test_admit_product_widens_only_the_product_term() -> None:
 
 
 def test_cache_problems_catch_a_cache_that_did_not_persist_or_did() -> None:
-    from pattern_figures import cache_problems
-
     hit = "servegate-sim: model cache hit in /c/models--llm: load 1.5 s"
     miss = "servegate-sim: model cache miss in /c/models--llm: download 6 s, load 1.5 s"
     assert cache_problems([("a", miss, False), ("b", hit, True)]) == []
@@ -233,3 +241,103 @@ def test_cache_problems_catch_a_cache_that_did_not_persist_or_did() -> None:
     assert [w.split(":")[0] for w in wrong] == ["a", "b", "c"]
     assert "expected a cache miss" in wrong[0] and "expected a cache hit" in wrong[1]
     assert "no model-cache line" in wrong[2]
+
+
+def _run(problem: str = "", failed: int = 0, flags: tuple[str, ...] = ()) -> LoadResult:
+    """A load run of 100 requests, ``failed`` of them failed."""
+    counts = SimpleNamespace(
+        succeeded=100 - failed,
+        error_rate=failed / 100,
+        errors={"http_5xx": failed} if failed else {},
+    )
+    summary = SimpleNamespace(counts=counts, flag_codes=lambda: set(flags), slo=None)
+    return LoadResult(run_dir=Path("r"), summary=summary, problems=[problem] if problem else [])
+
+
+def test_figures_are_trusted_only_without_problems_errors_or_flags() -> None:
+    assert why_untrusted(_run()) == []
+    assert why_untrusted(_run(failed=1)) == []  # 1 % is allowed
+    assert why_untrusted(_run(problem="worker died")) == ["load engine problems: ['worker died']"]
+    assert why_untrusted(_run(failed=2)) == ["errors by kind: {'http_5xx': 2}"]
+    none_ok = why_untrusted(_run(failed=100))
+    assert none_ok[0].startswith("no successful request") and len(none_ok) == 2
+    wrong = why_untrusted(_run(flags=("past_generator_ceiling", "token_count_mismatch")))
+    assert wrong == [
+        "figures taken past the load generator's ceiling",
+        "client and server token counts disagree",
+    ]
+
+
+def test_slo_misses_name_each_limit_missed() -> None:
+    verdicts = [
+        SimpleNamespace(key="ttft.p99", observed=2500.0, limit=2000.0, passed=False),
+        SimpleNamespace(key="tpot.p99", observed=50.0, limit=100.0, passed=True),
+    ]
+    summary: Any = SimpleNamespace(slo=SimpleNamespace(verdicts=verdicts))
+    assert slo_misses(summary) == "ttft.p99 observed 2500.0 > limit 2000.0"
+    assert slo_misses(SimpleNamespace(slo=None)) == ""  # type: ignore[arg-type]
+
+
+class _Prom(Prometheus):
+    """Canned answers by query, no server."""
+
+    def __init__(self, answers: dict[str, list[Sample]]) -> None:
+        self.url = "http://prom.test"
+        self.answers = answers
+        self.asked: list[tuple[str, float | None]] = []
+
+    def query(self, expr: str, at_s: float | None = None) -> list[Sample]:
+        self.asked.append((expr, at_s))
+        return self.answers.get(expr.split("{")[0].split("(")[-1], [])
+
+
+def test_gpu_util_averages_over_gpus_and_needs_a_series() -> None:
+    prom = _Prom(
+        {
+            "DCGM_FI_DEV_GPU_UTIL": [({"pod": "a"}, 10.0), ({"pod": "b"}, 30.0)],
+            "DCGM_FI_DEV_FB_USED": [({"pod": "a"}, 512.0)],
+        }
+    )
+    util = gpu_util(prom, "ns", ["a", "b"], 100.0, 130.4)
+    assert util is not None and (util.util_mean_pct, util.series) == (20.0, 2)
+    assert (util.util_max_pct, util.fb_used_max_mib, util.source) == (30.0, 512.0, prom.url)
+    assert prom.asked[0] == (
+        'avg_over_time(DCGM_FI_DEV_GPU_UTIL{namespace="ns",pod=~"a|b"}[30s])',
+        130.4,
+    )
+    assert gpu_util(_Prom({}), "ns", ["a"], 0.0, 10.0) is None
+
+
+def test_targets_not_scraped_in_time_say_how_many_are() -> None:
+    prom = _Prom({"up": [({"pod": "a"}, 1.0)]})
+    wait_for_targets(prom, "ns", ["a"], timeout_s=0)
+    with pytest.raises(WaitTimeout, match=r"scrapes 1 of 2 pod\(s\) of ns .*prometheus.io/scrape"):
+        wait_for_targets(prom, "ns", ["a", "b"], timeout_s=0)
+
+
+def test_serving_service_skips_headless_and_names_a_missing_port() -> None:
+    objs: list[dict[str, Any]] = [
+        {"kind": "Service", "metadata": {"name": "h"}, "spec": {"clusterIP": "None"}},
+        {"kind": "Service", "metadata": {"name": "llm"}, "spec": {"ports": [{"port": 8000}]}},
+    ]
+    assert serving_service(objs) == "llm" and serving_service(objs, 8000) == "llm"
+    with pytest.raises(UserError, match="no ClusterIP Service on port 8080"):
+        serving_service(objs, 8080)
+
+
+def test_cold_start_keeps_the_namespace_but_not_the_workload() -> None:
+    kinds = ["Namespace", "ResourceQuota", "Deployment", "NetworkPolicy", "Service"]
+    kept = namespace_only([{"kind": k} for k in kinds])
+    assert [o["kind"] for o in kept] == ["Namespace", "ResourceQuota", "Service"]
+
+
+def test_host_dirs_removed_only_under_their_root(tmp_path: Path) -> None:
+    root = tmp_path / "pv"
+    (root / "a" / "models").mkdir(parents=True)
+    (root / "b").mkdir()
+    outside = tmp_path / "keep"
+    outside.mkdir()
+    remove_host_dirs(root, ["a", "../keep"])
+    assert not (root / "a").exists() and (root / "b").is_dir() and outside.is_dir()
+    remove_host_dirs(root, ["b"])
+    assert not root.exists()  # the root goes once it is empty

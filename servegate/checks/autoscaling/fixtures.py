@@ -1,0 +1,47 @@
+"""The ``hpa`` and ``keda`` fixtures and the markers of the HPA checks.
+
+suites/autoscaling re-exports the fixtures from its conftest.py; the meta-tests in
+tests/e2e/suites take them into their modules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from servegate.checks.autoscaling.hpa import HpaCheck
+from servegate.checks.autoscaling.scenarios import KedaScenarios
+from servegate.harness.cluster import ClusterHandle, DeployUnit
+from servegate.harness.load import RunProfile
+from servegate.harness.scaling import SamplerFactory
+from servegate.report.run_index import RunResults
+
+HPA_MARKS = [
+    pytest.mark.conformance,
+    pytest.mark.benchmark,
+    pytest.mark.e2e,
+    pytest.mark.vllm_deployment,
+]
+"""``pytestmark`` of the HPA checks: pass/fail, with figures reported, on vllm-deployment."""
+
+
+@pytest.fixture
+def hpa(
+    sg_cluster: ClusterHandle,
+    deploy_unit: DeployUnit,
+    run_profile: RunProfile,
+    scaling_sampler: SamplerFactory,
+    sg_results: RunResults,
+) -> HpaCheck:
+    """The HPA checks' variant, deployment, load and judgement, on this test's fixtures."""
+    return HpaCheck(sg_cluster, deploy_unit, run_profile, scaling_sampler, sg_results)
+
+
+@pytest.fixture
+def keda(sg_cluster: ClusterHandle, deploy_unit: DeployUnit, sg_test_dir: Path) -> KedaScenarios:
+    """The KEDA checks' two scenarios (Redis list, Prometheus query), on this test's fixtures."""
+    return KedaScenarios(sg_cluster, deploy_unit, sg_test_dir)
+
+
+__all__ = ["hpa", "keda"]

@@ -1,0 +1,173 @@
+"""What the KEDA checks ask the cluster: where KEDA's inputs are, creating the ScaledObject
+after the workload, and the autoscaler's own account of why it did (not) act.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from servegate.errors import MissingCapability, UserError
+from servegate.harness.cluster import ClusterHandle
+from servegate.harness.deploy import Deployed
+from servegate.harness.scaling import Probe, default_prometheus
+from servegate.k8s.deploy import apply_objects
+from servegate.k8s.prometheus import Prometheus, PrometheusError
+from servegate.wait import poll
+
+PROMETHEUS_ENV = "SERVEGATE_KEDA_PROMETHEUS_URL"
+"""On a cluster servegate did not make: the Prometheus address KEDA's operator can query."""
+
+
+def redis_addresses(handle: ClusterHandle) -> tuple[str, tuple[str, int]]:
+    """(address KEDA is given, (host, port) this process pushes to).
+
+    KEDA is given the bridge address, as a real ScaledObject would name an address the
+    cluster routes to (pods could reach it too); this process uses loopback."""
+    from servegate.cluster import addons
+    from servegate.cluster.addons import redis as redis_addon
+
+    if handle.kind != "local":
+        raise MissingCapability(
+            "the KEDA Redis check runs only on the local cluster (its redis add-on)"
+        )
+    host, port = redis_addon.address(addons.context(handle.cluster_name))
+    return f"{host}:{port}", (redis_addon.LOOPBACK, port)
+
+
+def prometheus_addresses(handle: ClusterHandle) -> tuple[str, str | None]:
+    """(serverAddress for KEDA, URL this process samples, or None).
+
+    Locally, KEDA's operator is a host process and the node's Prometheus listens on
+    127.0.0.1: the same URL serves both. Elsewhere KEDA runs in the cluster, so the
+    address comes from $SERVEGATE_KEDA_PROMETHEUS_URL and sampling is left out."""
+    local = default_prometheus(handle)
+    if local is not None:
+        return local, local
+    given = os.environ.get(PROMETHEUS_ENV)
+    if not given:
+        raise MissingCapability(f"set {PROMETHEUS_ENV} to the Prometheus URL KEDA can query")
+    return given, None
+
+
+def create_scaledobject(handle: ClusterHandle, dep: Deployed, so: dict[str, Any]) -> None:
+    """Apply ``so`` into the unit's namespace; the unit's teardown deletes it."""
+    try:
+        apply_objects(handle.client, [so], dep.namespace, handle.scope, applied=dep.applied)
+    except Exception as exc:  # ClusterError or an API error: one line either way
+        raise UserError(f"cannot create ScaledObject {so['metadata']['name']}: {exc}") from None
+
+
+def _conditions(obj: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    conds = ((obj or {}).get("status") or {}).get("conditions") or []
+    return {str(c.get("type")): c for c in conds}
+
+
+def _get(handle: ClusterHandle, api_version: str, kind: str, ns: str, name: str) -> Any:
+    try:
+        res = handle.client.dynamic.resources.get(api_version=api_version, kind=kind)
+        return res.get(name=name, namespace=ns).to_dict()
+    except Exception:  # not there (yet), or not readable: the caller says what it waited for
+        return None
+
+
+def autoscaler_state(handle: ClusterHandle, ns: str, so_name: str) -> str:
+    """The ScaledObject's Ready/Active and its HPA's ScalingActive conditions, in one line."""
+    parts: list[str] = []
+    so = _get(handle, "keda.sh/v1alpha1", "ScaledObject", ns, so_name)
+    if so is None:
+        parts.append(f"ScaledObject {so_name} not found")
+    for t in ("Ready", "Active"):
+        c = _conditions(so).get(t)
+        if c is not None:
+            parts.append(
+                f"ScaledObject {t}={c.get('status')} ({c.get('message') or c.get('reason')})"
+            )
+    hpa_name = f"keda-hpa-{so_name}"
+    hpa = _get(handle, "autoscaling/v2", "HorizontalPodAutoscaler", ns, hpa_name)
+    if hpa is None:
+        parts.append(f"no HPA {hpa_name}")
+    else:
+        c = _conditions(hpa).get("ScalingActive")
+        if c is not None:
+            parts.append(f"HPA ScalingActive={c.get('status')} ({c.get('message')})")
+    return "; ".join(parts)
+
+
+def wait_hpa(
+    handle: ClusterHandle, ns: str, so_name: str, timeout_s: float = 60.0, refused_s: float = 15.0
+) -> None:
+    """Block until KEDA made the ScaledObject's HPA (KEDA accepted the object).
+
+    Fails early when KEDA has said Ready=False for ``refused_s`` (it will not get there)."""
+    name = f"keda-hpa-{so_name}"
+    began = time.monotonic()
+    refused_since: float | None = None
+
+    def gave_up() -> UserError:
+        waited = time.monotonic() - began
+        state = autoscaler_state(handle, ns, so_name)
+        return UserError(f"KEDA made no HPA for {so_name} in {waited:.0f}s: {state}")
+
+    def made() -> bool:
+        nonlocal refused_since
+        if _get(handle, "autoscaling/v2", "HorizontalPodAutoscaler", ns, name) is not None:
+            return True
+        now = time.monotonic()
+        so = _get(handle, "keda.sh/v1alpha1", "ScaledObject", ns, so_name)
+        ready = _conditions(so).get("Ready", {}).get("status")
+        refused_since = (refused_since or now) if ready == "False" else None
+        if refused_since is not None and now - refused_since >= refused_s:
+            raise gave_up()
+        return False
+
+    if poll(made, timeout_s) is None:
+        raise gave_up()
+
+
+def fail_explained(handle: ClusterHandle, ns: str, so_name: str, reason: str) -> NoReturn:
+    """Fail with ``reason`` and what the autoscaler says about itself."""
+    raise UserError(f"{reason}; autoscaler: {autoscaler_state(handle, ns, so_name)}")
+
+
+def explained(handle: ClusterHandle, ns: str, so_name: str, step: Callable[[], float]) -> float:
+    """Run an assertion step; on failure, add what the autoscaler said to the message."""
+    try:
+        return step()
+    except MissingCapability:
+        raise
+    except UserError as exc:
+        fail_explained(handle, ns, so_name, str(exc))
+
+
+def requests_per_pod(prometheus_url: str | None, namespace: str, seconds: float) -> dict[str, int]:
+    """Requests each model-server pod of ``namespace`` completed in the last ``seconds``
+    (+10 s), from Prometheus; empty when there is none to ask, it does not answer, or no
+    series matches. Clients that keep their connections open (Locust, most gateways) stay on
+    the pods they first reached: this shows whether an added replica took any of the load."""
+    if prometheus_url is None:
+        return {}
+    sel = f'namespace="{namespace}"'
+    window = f"{int(seconds) + 10}s"
+    query = f"sum by (pod) (increase(vllm:request_success_total{{{sel}}}[{window}]))"
+    try:
+        rows = Prometheus(prometheus_url, timeout_s=5.0).query(query)
+    except PrometheusError:
+        return {}
+    return {str(labels.get("pod", "?")): round(n) for labels, n in rows}
+
+
+def with_queue_length(base: Probe, llen: Callable[[], int]) -> Probe:
+    """``base`` with queue_depth taken from the Redis list instead of Prometheus."""
+
+    def probe() -> dict[str, Any]:
+        out = base()
+        try:
+            out["queue_depth"] = float(llen())
+        except Exception as exc:  # redis errors: recorded, the series goes on
+            out["errors"] = (*out.get("errors", ()), f"redis LLEN: {type(exc).__name__}: {exc}")
+        return out
+
+    return probe

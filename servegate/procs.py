@@ -1,0 +1,436 @@
+"""Processes servegate starts and ends: start, record, own, stop. The one way to do it.
+
+A daemon (a control-plane component, a node process, an add-on) is started by a
+:class:`ProcessTable`, which records it in ``pids/<name>.pid`` under the table's directory
+(output goes to ``logs/<name>.log``). The record keeps the PID and the kernel's start time of
+the process in clock ticks, and for the control plane also its command line. A signal goes
+only to a live process that still matches its record, so a PID reused by an unrelated process
+is never touched, even by a later servegate run after a crash.
+
+A child that only lives as long as the Python object holding it (the simulator, Locust's
+master and workers, a port-forward) is started with :func:`launch` or ``subprocess.Popen``
+and ended with :func:`end`. A command that is simply run to its end, with a one-line error
+if it fails, goes through :func:`run`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import json
+import os
+import signal
+import subprocess
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from servegate.errors import UserError
+from servegate.wait import poll
+
+#: How long :func:`owned` waits for a command line that the kernel does not show yet.
+SETTLE_S = 0.5
+
+
+@dataclass(frozen=True)
+class ProcRecord:
+    """A process servegate started (or found and pinned to its start time)."""
+
+    name: str
+    pid: int
+    start_ticks: int  # field 22 of /proc/<pid>/stat: clock ticks after boot, never rewritten
+    argv: tuple[str, ...] = ()  # empty: the process is identified by PID and start time alone
+    log: str = ""
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """State letter and start ticks of ``pid``, or None if there is no such process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()  # comm may contain spaces and parentheses
+    return fields[0], int(fields[19])
+
+
+def start_ticks(pid: int) -> int | None:
+    """The kernel's start time of ``pid`` in clock ticks, or None if there is no such process.
+
+    Wall-clock start times (psutil's create_time) are derived from the boot time, which a VM
+    may report differently from one read to the next; the tick count does not move.
+    """
+    stat = _stat(pid)
+    return None if stat is None else stat[1]
+
+
+def _running(rec: ProcRecord) -> bool:
+    """``rec.pid`` is alive (not a zombie) and started at ``rec.start_ticks``."""
+    stat = _stat(rec.pid)
+    return stat is not None and stat[0] not in ("Z", "X") and stat[1] == rec.start_ticks
+
+
+def _cmdline(pid: int) -> tuple[str, ...]:
+    """The live command line; empty for a process that is gone, or in the middle of exec."""
+    try:
+        return tuple(psutil.Process(pid).cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return ()
+
+
+def _same_command(live: Sequence[str], recorded: Sequence[str]) -> bool:
+    """The live command line is the recorded argv (an interpreter may precede a script)."""
+    return bool(recorded) and tuple(live[-len(recorded) :]) == tuple(recorded)
+
+
+def owned(rec: ProcRecord) -> bool:
+    """True if the live process with ``rec.pid`` is the very process we started.
+
+    PID and start ticks must match. A recorded argv must match the command line too, once the
+    kernel shows one: right after exec it is empty for a moment, so an empty one is awaited
+    for up to :data:`SETTLE_S`, and if it stays empty the PID and start ticks decide.
+    """
+    if not _running(rec):
+        return False
+    if not rec.argv:
+        return True
+    live = poll(lambda: _cmdline(rec.pid) or None, SETTLE_S, interval_s=0.01)
+    if live is None:
+        return _running(rec)
+    return _same_command(live, rec.argv)
+
+
+def pin(name: str, pid: int) -> ProcRecord | None:
+    """A record of a process found by a scan (not started here), pinned to its start time,
+    so that stopping it never signals a process that reused the PID meanwhile."""
+    ticks = start_ticks(pid)
+    return None if ticks is None else ProcRecord(name, pid, ticks)
+
+
+def rss_kib(pid: int) -> int | None:
+    """Resident set size of a process in KiB (VmRSS), or None if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def tail(rec: ProcRecord, lines: int = 3) -> str:
+    """Last lines of a process's log, for one-line error messages."""
+    try:
+        text = Path(rec.log).read_text("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip()[:200] for line in text[-lines:])
+
+
+#: Daemons started by this Python process, kept for the process's lifetime: they outlive the
+#: ProcessTable that started them, and a collected Popen of a live child warns.
+DAEMONS: dict[int, subprocess.Popen[bytes]] = {}
+
+
+@atexit.register
+def _let_daemons_go() -> None:
+    """At exit, the cluster's daemons stay running on purpose (``cluster up`` returns, a
+    session keeps the cluster up): drop their Popen objects without the "subprocess ... is
+    still running" ResourceWarning, which is meant for children leaked by mistake."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        DAEMONS.clear()
+        gc.collect()
+
+
+def launch(
+    name: str,
+    argv: Sequence[str],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    nice: int = 0,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own session (a Ctrl-C on our terminal reaches only us), stdin
+    from /dev/null, stdout and stderr appended to ``log``. ``env`` replaces the environment."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as fh:
+        try:
+            return subprocess.Popen(
+                [str(a) for a in argv],
+                stdin=subprocess.DEVNULL,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=None if env is None else dict(env),
+                cwd=cwd,
+                start_new_session=True,
+                close_fds=True,
+                preexec_fn=(lambda: os.nice(nice)) if nice else None,
+            )
+        except OSError as exc:
+            raise UserError(f"cannot start {name} ({argv[0]}): {exc.strerror}") from None
+
+
+def end(child: subprocess.Popen[Any], grace: float) -> int:
+    """End a child this process holds: SIGTERM, SIGKILL after ``grace`` s. Its exit code."""
+    if child.poll() is None:
+        child.terminate()
+        try:
+            return child.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            return child.wait()
+    return child.returncode
+
+
+def run(
+    cmd: Sequence[str], what: str, *, lines: int = 3, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` to its end with its output captured as text (``kw`` go to subprocess.run).
+
+    A non-zero exit raises ``UserError("<what> failed: <its last lines of stderr, or
+    stdout>")``."""
+    proc = subprocess.run(list(cmd), capture_output=True, text=True, check=False, **kw)
+    if proc.returncode != 0:
+        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-lines:])
+        raise UserError(f"{what} failed: {tail}")
+    return proc
+
+
+def exited(rec: ProcRecord) -> int | None:
+    """Exit code once ``rec``'s process has ended (reaping it if it is our child), else None;
+    -1 for a process started by another servegate process that is no longer ours."""
+    child = DAEMONS.get(rec.pid)
+    if child is not None:
+        return child.poll()
+    return None if owned(rec) else -1
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _gone(rec: ProcRecord) -> bool:
+    child = DAEMONS.get(rec.pid)
+    if child is not None and child.poll() is not None:
+        return True
+    return not _running(rec)
+
+
+def _reap(pid: int) -> None:
+    """Collect our child's exit status, so no zombie and no ResourceWarning remain."""
+    child = DAEMONS.get(pid)
+    if child is not None and child.poll() is not None:
+        del DAEMONS[pid]
+
+
+def stop(rec: ProcRecord, timeout: float = 10.0, *, signalled: bool = False) -> bool:
+    """SIGTERM, then SIGKILL after ``timeout``; only if :func:`owned`. True if it was ours.
+
+    ``signalled``: the caller has just checked ownership and sent SIGTERM itself.
+    """
+    if not signalled and not owned(rec):
+        _reap(rec.pid)
+        return False
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        if sig == signal.SIGKILL or not signalled:
+            _signal(rec.pid, sig)
+        if poll(lambda: _gone(rec), wait, interval_s=0.05):
+            break
+    _reap(rec.pid)
+    return True
+
+
+def stop_all(records: Sequence[ProcRecord], timeout: float = 10.0) -> list[str]:
+    """Stop the processes of ``records`` that are ours, in that order; return their names.
+
+    SIGTERM goes to all of them first and then each is awaited, so shutdowns overlap: each
+    component takes a couple of seconds to exit cleanly.
+    """
+    mine = [r for r in records if owned(r)]
+    for rec in mine:
+        _signal(rec.pid, signal.SIGTERM)
+    for rec in mine:
+        stop(rec, timeout, signalled=True)  # waits, then SIGKILL if still running
+    return [r.name for r in mine]
+
+
+def _record(item: Mapping[str, Any]) -> ProcRecord:
+    """A record from its JSON form (``cmdline`` is the old name of ``argv``)."""
+    argv = item.get("argv", item.get("cmdline", ()))
+    if not isinstance(argv, list | tuple):
+        raise TypeError(f"argv of {item.get('name')!r} is not a list")
+    return ProcRecord(
+        name=str(item["name"]),
+        pid=int(item["pid"]),
+        start_ticks=int(item["start_ticks"]),
+        argv=tuple(str(a) for a in argv),
+        log=str(item.get("log", "")),
+    )
+
+
+def _upgrade(item: dict[str, Any]) -> dict[str, Any]:
+    """Read a record written before start ticks were kept (it had a wall-clock create_time)."""
+    if "create_time" not in item:
+        return item
+    item = dict(item)
+    created = float(item.pop("create_time"))
+    pid = int(item["pid"])
+    try:
+        proc = psutil.Process(pid)
+        same = abs(proc.create_time() - created) < 2.0 and proc.cmdline() == item["cmdline"]
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        same = False
+    item["start_ticks"] = (start_ticks(pid) or -1) if same else -1
+    return item
+
+
+def _unreadable(path: Path, what: str, exc: Exception) -> UserError:
+    return UserError(
+        f"{path}: unreadable {what} ({exc}); remove it by hand "
+        "after checking that no servegate process is running"
+    )
+
+
+class ProcessTable:
+    """The recorded processes under one directory: ``pids/<name>.pid`` and ``logs/<name>.log``.
+
+    One file per process, written atomically, so two servegate processes can start and stop
+    different names at once. ``keep_argv=False`` records no command line: some node processes
+    retitle themselves (redis-server rewrites its own), so PID and start ticks identify them.
+    Files of older versions are read: a ``procs.json`` list (the control plane's) and pid
+    files holding ``<pid> <start ticks>`` (the node's).
+    """
+
+    def __init__(self, root: Path, *, keep_argv: bool = True) -> None:
+        self.root = root
+        self.pid_dir = root / "pids"
+        self.log_dir = root / "logs"
+        self.legacy = root / "procs.json"
+        self.keep_argv = keep_argv
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def _read(self, path: Path) -> ProcRecord | None:
+        try:
+            text = path.read_text("utf-8")
+        except FileNotFoundError:
+            return None  # stopped by someone else meanwhile
+        try:
+            if text.lstrip().startswith("{"):
+                return _record(json.loads(text))
+            pid, ticks = text.split()
+            return ProcRecord(path.stem, int(pid), int(ticks), log=str(self.log_path(path.stem)))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise _unreadable(path, "process record", exc) from None
+
+    def _read_legacy(self) -> list[ProcRecord]:
+        if not self.legacy.exists():
+            return []
+        try:
+            return [_record(_upgrade(item)) for item in json.loads(self.legacy.read_text("utf-8"))]
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise _unreadable(self.legacy, "process table", exc) from None
+
+    def records(self) -> list[ProcRecord]:
+        """Every record, in start order; an unreadable file is an error naming it."""
+        found = {}
+        if self.pid_dir.is_dir():
+            for path in sorted(self.pid_dir.glob("*.pid")):
+                rec = self._read(path)
+                if rec is not None:
+                    found[rec.name] = rec
+        for rec in self._read_legacy():
+            found.setdefault(rec.name, rec)
+        return sorted(found.values(), key=lambda r: (r.start_ticks, r.pid))
+
+    def get(self, name: str) -> ProcRecord | None:
+        return next((r for r in self.records() if r.name == name), None)
+
+    def _write(self, rec: ProcRecord) -> None:
+        self.pid_dir.mkdir(parents=True, exist_ok=True)
+        path = self.pid_dir / f"{rec.name}.pid"
+        tmp = path.with_suffix(".tmp")
+        doc = {
+            "name": rec.name,
+            "pid": rec.pid,
+            "start_ticks": rec.start_ticks,
+            "argv": list(rec.argv),
+            "log": rec.log,
+        }
+        tmp.write_text(json.dumps(doc) + "\n", "utf-8")
+        tmp.replace(path)
+
+    def _migrate(self) -> None:
+        """Before a change, move the records of an old ``procs.json`` into pid files."""
+        legacy = self._read_legacy()
+        for rec in legacy:
+            if not (self.pid_dir / f"{rec.name}.pid").exists():
+                self._write(rec)
+        if legacy or self.legacy.exists():
+            self.legacy.unlink(missing_ok=True)
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        nice: int = 0,
+    ) -> ProcRecord:
+        """Start ``argv`` (see :func:`launch`) with ``env`` added to ours, and record it."""
+        self._migrate()
+        current = self.get(name)
+        if current is not None and owned(current):
+            raise UserError(f"process {name} already running (pid {current.pid})")
+        log = self.log_path(name)
+        child = launch(name, argv, log, {**os.environ, **(env or {})}, cwd, nice)
+        DAEMONS[child.pid] = child
+        # Pinned to the PID's start ticks now: /proc/<pid>/cmdline may still be empty.
+        rec = ProcRecord(
+            name,
+            child.pid,
+            start_ticks(child.pid) or -1,
+            tuple(str(a) for a in argv) if self.keep_argv else (),
+            str(log),
+        )
+        self._write(rec)
+        return rec
+
+    def alive(self, name: str) -> bool:
+        """True while the recorded process ``name`` runs and is ours."""
+        rec = self.get(name)
+        return rec is not None and exited(rec) is None
+
+    def require(self, name: str) -> None:
+        """A one-line error if the recorded process ``name`` has exited (naming its log)."""
+        if not self.alive(name):
+            raise UserError(f"{name} exited; see {self.log_path(name)}")
+
+    def stop(self, name: str, timeout: float = 10.0) -> None:
+        """Stop the recorded process ``name`` (see :func:`stop`) and forget it."""
+        self._migrate()
+        rec = self.get(name)
+        if rec is not None:
+            stop(rec, timeout)
+        (self.pid_dir / f"{name}.pid").unlink(missing_ok=True)
+
+    def stop_all(self, timeout: float = 10.0) -> list[str]:
+        """Stop every recorded process, in reverse start order; return the names stopped.
+
+        Anything still ours afterwards (SIGKILL did not take) stays recorded, so it can be
+        retried.
+        """
+        self._migrate()
+        records = self.records()
+        stopped = stop_all(list(reversed(records)), timeout)
+        for rec in records:
+            if not owned(rec):
+                (self.pid_dir / f"{rec.name}.pid").unlink(missing_ok=True)
+        return stopped

@@ -1,0 +1,1 @@
+"""servegate's suites: specifications run with `pytest suites/` (see docs/architecture.md)."""
