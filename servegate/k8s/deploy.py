@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from servegate.k8s.client import Cluster, ClusterError
+from servegate.k8s.errors import api_message
 from servegate.k8s.scope import NAMESPACE_PREFIX, RunScope, orphaned
 from servegate.wait import poll
 
@@ -135,7 +136,7 @@ def apply_objects(
                 _apply_cluster_scoped(res, obj, name, scope)
                 applied.append((api_version, kind, name, None))
         except ApiException as exc:
-            reason = _api_reason(exc)
+            reason = api_message(exc)
             raise ClusterError(f"cannot apply {kind}/{name} into {namespace}: {reason}") from None
     return applied
 
@@ -154,14 +155,6 @@ def _apply_cluster_scoped(res: Any, obj: dict[str, Any], name: str, scope: RunSc
             f"{obj['kind']}/{name} already exists and was not created by this servegate run; "
             "refusing to modify it"
         )
-
-
-def _api_reason(exc: Any) -> str:
-    try:
-        body = json.loads(exc.body)
-        return str(body.get("message", exc.reason))
-    except (TypeError, ValueError):
-        return f"{exc.status} {exc.reason}"
 
 
 def _workloads_ready(cluster: Cluster, namespace: str) -> tuple[bool, list[str]]:

@@ -30,6 +30,7 @@ from servegate.checks.isolation.probes import (
 from servegate.errors import MissingCapability, UserError
 from servegate.harness.addons import Addons
 from servegate.harness.cluster import ClusterHandle
+from servegate.k8s.errors import api_message
 from servegate.k8s.render import render_unit, resolve_unit
 from servegate.report.run_index import RunResults
 
@@ -163,7 +164,7 @@ def isolation(
         except UserError as exc:  # SetupError among them
             pytest.fail(f"isolation setup: {exc}", pytrace=False)
         except ApiException as exc:
-            pytest.fail(f"isolation setup: API server refused: {exc.status} {exc.reason}", False)
+            pytest.fail(f"isolation setup: API server refused: {api_message(exc)}", False)
 
 
 def save_details(path: Path, run: ProbeRun) -> None:

@@ -22,6 +22,7 @@ from servegate.checks.operators.ledger import OperatorLedger
 from servegate.errors import MissingCapability, UserError
 from servegate.harness.cluster import ClusterHandle, DeployUnit
 from servegate.harness.deploy import Deployed
+from servegate.k8s.errors import api_message
 from servegate.wait import poll
 
 KSERVE_UNIT = "kserve-inferenceservice"
@@ -131,10 +132,7 @@ def admit(handle: ClusterHandle, namespace: str, obj: Obj, dry_run: bool) -> Adm
             field_validation="Strict",
         )
     except ApiException as exc:
-        try:
-            message = str(json.loads(exc.body or "").get("message", exc.reason))
-        except (TypeError, ValueError):
-            message = str(exc.reason)
+        message = api_message(exc, with_status=False)
         return Admission(kind, obj_name, mode, False, exc.status, message)
     return Admission(kind, obj_name, mode, True, 201)
 

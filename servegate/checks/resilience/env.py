@@ -120,9 +120,9 @@ def one_line(what: str) -> Iterator[None]:
     except (TimeoutError, LookupError, WaitTimeout, RolloutError) as exc:
         message = f"{what}: {exc}"
     except ApiException as exc:
-        from servegate.k8s.deploy import _api_reason
+        from servegate.k8s.errors import api_message
 
-        message = f"{what}: the API server refused a step: {_api_reason(exc)}"
+        message = f"{what}: the API server refused a step: {api_message(exc)}"
     if message is not None:
         raise UserError(message)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from servegate.checks.resilience.checks import Eviction
 from servegate.k8s.client import Cluster
-from servegate.k8s.deploy import _api_reason
+from servegate.k8s.errors import api_message
 from servegate.wait import wait_for
 
 Obj = dict[str, Any]
@@ -142,7 +142,7 @@ def evict(cluster: Cluster, namespace: str, pod: str) -> Eviction:
     try:
         cluster.core.create_namespaced_pod_eviction(pod, namespace, body)
     except ApiException as exc:
-        return Eviction(pod, int(exc.status or 0), _api_reason(exc))
+        return Eviction(pod, int(exc.status or 0), api_message(exc))
     return Eviction(pod, 201, "")
 
 
