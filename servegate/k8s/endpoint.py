@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from servegate.k8s.client import Cluster, ClusterError
 from servegate.procs import end
+from servegate.wait import wait_until
 
 _FORWARDING = re.compile(rb"Forwarding from 127\.0\.0\.1:(\d+)")
 
@@ -39,15 +40,15 @@ def wait_accepting(host: str, port: int, timeout_s: float) -> bool:
 
     A workload is Ready before kube-proxy has programmed its Service (EndpointSlice, then an
     iptables sync that lags on a busy node); until then the ClusterIP refuses connections."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+
+    def accepts() -> bool:
         try:
             with socket.create_connection((host, port), timeout=2.0):
                 return True
         except OSError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.2)
+            return False
+
+    return wait_until(accepts, timeout_s, interval_s=0.2)
 
 
 def direct_url(
