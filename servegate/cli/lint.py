@@ -11,7 +11,7 @@ from typing import IO
 
 import click
 
-from servegate.lint import REGISTRY, LintResult, Severity, lint_paths
+from servegate.lint import REGISTRY, LintResult, Severity, lint_paths, platforms
 from servegate.lint import output as fmt
 
 
@@ -60,6 +60,14 @@ def _list_rules(form: str, out: IO[str]) -> None:
     metavar="IDS",
     help="Rule ids to skip, comma-separated or repeated (e.g. SG102,SG103).",
 )
+@click.option(
+    "--platform",
+    type=click.Choice(platforms.names()),
+    default=platforms.DEFAULT,
+    show_default=True,
+    help="Platform the manifests run on: what it adds by itself (GKE adds GPU and TPU "
+    "tolerations) is not asked of them (see servegate/lint/platforms.yaml).",
+)
 @click.option("--list-rules", is_flag=True, help="Print the rule catalogue and exit.")
 @click.option(
     "-o",
@@ -73,6 +81,7 @@ def lint(
     form: str,
     fail_on: str,
     disable: tuple[str, ...],
+    platform: str,
     list_rules: bool,
     output: IO[str],
 ) -> None:
@@ -91,7 +100,8 @@ def lint(
     if not paths:
         raise click.UsageError("give at least one PATH (a file, a directory or -)")
     disabled = _disabled(disable)
-    result = lint_paths(paths, disable=disabled)
+    with platforms.selected(platform):
+        result = lint_paths(paths, disable=disabled)
     for error in result.errors:
         click.echo(f"servegate lint: {error}", err=True)
     if result.objects == 0 and result.errors:

@@ -13,12 +13,15 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 from servegate.errors import UserError
 from servegate.lint.model import K8sObject, Path_
+
+# One repeated mapping key: (path of the key, line of its first occurrence, line of the repeat).
+DuplicateKey = tuple[Path_, int, int]
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -45,22 +48,51 @@ class LoadResult:
         return sum(len(s.objects) for s in self.sets)
 
 
-def _record_lines(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
+@dataclass
+class LoadedObject(K8sObject):
+    """An object read from YAML text, with what PyYAML hides: the mapping keys given twice
+    (it silently keeps the last value, where kubectl and kustomize refuse the file)."""
+
+    duplicate_keys: list[DuplicateKey] = field(default_factory=list)
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _record_lines(
+    node: yaml.Node, path: Path_, out: dict[Path_, int], dups: list[DuplicateKey]
+) -> None:
     out.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):
                 child = (*path, str(key.value))
-                out.setdefault(child, key.start_mark.line + 1)
-                _record_lines(value, child, out)
+                line = key.start_mark.line + 1
+                if key.tag != _MERGE_TAG:
+                    if child[-1] in first:
+                        dups.append((child, first[child[-1]], line))
+                    else:
+                        first[str(key.value)] = line
+                out.setdefault(child, line)
+                _record_lines(value, child, out, dups)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_lines(item, (*path, index), out)
+            _record_lines(item, (*path, index), out, dups)
 
 
-def parse_yaml(text: str, file: str) -> tuple[list[tuple[Any, int, dict[Path_, int]]], str | None]:
+class ParsedDoc(NamedTuple):
+    """One YAML document: its value, first line, the line of each field path, repeated keys."""
+
+    doc: Any
+    line: int
+    lines: dict[Path_, int]
+    duplicate_keys: list[DuplicateKey]
+
+
+def parse_yaml(text: str, file: str) -> tuple[list[ParsedDoc], str | None]:
     """Documents of ``text`` with their first line and field lines; an error stops parsing."""
-    docs: list[tuple[Any, int, dict[Path_, int]]] = []
+    docs: list[ParsedDoc] = []
     loader = _Loader(text)
     try:
         while loader.check_node():
@@ -68,8 +100,11 @@ def parse_yaml(text: str, file: str) -> tuple[list[tuple[Any, int, dict[Path_, i
             if node is None:  # pragma: no cover - check_node guarantees a node
                 break
             lines: dict[Path_, int] = {}
-            _record_lines(node, (), lines)
-            docs.append((loader.construct_document(node), node.start_mark.line + 1, lines))
+            dups: list[DuplicateKey] = []
+            _record_lines(node, (), lines, dups)
+            docs.append(
+                ParsedDoc(loader.construct_document(node), node.start_mark.line + 1, lines, dups)
+            )
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{file}:{mark.line + 1}" if mark is not None else file
@@ -80,9 +115,8 @@ def parse_yaml(text: str, file: str) -> tuple[list[tuple[Any, int, dict[Path_, i
     return docs, None
 
 
-def _objects_from_doc(
-    doc: Any, line: int, lines: dict[Path_, int], file: str, errors: list[str]
-) -> Iterator[K8sObject]:
+def _objects_from_doc(parsed: ParsedDoc, file: str, errors: list[str]) -> Iterator[K8sObject]:
+    doc, line, lines, dups = parsed
     if doc is None:
         return
     if not isinstance(doc, dict) or not isinstance(doc.get("kind"), str):
@@ -92,12 +126,16 @@ def _objects_from_doc(
         return
     if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):
         for index, item in enumerate(doc["items"]):
-            sub = {p[2:]: n for p, n in lines.items() if p[:2] == ("items", index)}
-            yield from _objects_from_doc(item, lines.get(("items", index), line), sub, file, errors)
+            prefix = ("items", index)
+            sub = {p[2:]: n for p, n in lines.items() if p[:2] == prefix}
+            sub_dups = [(p[2:], a, b) for p, a, b in dups if p[:2] == prefix and len(p) > 2]
+            yield from _objects_from_doc(
+                ParsedDoc(item, lines.get(prefix, line), sub, sub_dups), file, errors
+            )
         return
     if not isinstance(doc.get("apiVersion"), str):
         errors.append(f"{file}:{line}: {doc['kind']} has no 'apiVersion'")
-    yield K8sObject(doc=doc, file=file, line=line, lines=lines)
+    yield LoadedObject(doc=doc, file=file, line=line, lines=lines, duplicate_keys=dups)
 
 
 def load_text(text: str, file: str, errors: list[str]) -> list[K8sObject]:
@@ -106,18 +144,18 @@ def load_text(text: str, file: str, errors: list[str]) -> list[K8sObject]:
 
 
 def _build(
-    docs: list[tuple[Any, int, dict[Path_, int]]], error: str | None, file: str, errors: list[str]
+    docs: list[ParsedDoc], error: str | None, file: str, errors: list[str]
 ) -> list[K8sObject]:
     if error:
         errors.append(error)
     out: list[K8sObject] = []
-    for doc, line, lines in docs:
-        out.extend(_objects_from_doc(doc, line, lines, file, errors))
+    for parsed in docs:
+        out.extend(_objects_from_doc(parsed, file, errors))
     return out
 
 
-def _looks_like_manifest(docs: list[tuple[Any, int, dict[Path_, int]]]) -> bool:
-    return any(isinstance(d, dict) and "kind" in d and "apiVersion" in d for d, _, _ in docs)
+def _looks_like_manifest(docs: list[ParsedDoc]) -> bool:
+    return any(isinstance(d.doc, dict) and "kind" in d.doc and "apiVersion" in d.doc for d in docs)
 
 
 def load_file(path: Path, errors: list[str], scanned: bool = False) -> list[K8sObject]:

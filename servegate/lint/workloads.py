@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from servegate.lint import platforms
 from servegate.lint.model import K8sObject, Path_
 
 MODEL_SERVER_ANNOTATION = "servegate.dev/model-server"
@@ -30,8 +31,13 @@ _SERVER_COMMANDS = re.compile(
     re.IGNORECASE,
 )
 # Kinds whose controller injects probes (KubeRay, KServe/Knative): probe rules skip them.
-CONTROLLER_PROBED_KINDS = {"RayService", "RayCluster", "RayJob", "InferenceService"}
+CONTROLLER_PROBED_KINDS = {
+    "RayService", "RayCluster", "RayJob", "RayClusterFleet", "InferenceService",
+    "LLMInferenceService",
+}  # fmt: skip
 SCALABLE_KINDS = {"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"}
+# Pods that run to completion: nothing routes requests to them.
+RUN_TO_COMPLETION_KINDS = {"Job", "CronJob"}
 
 
 @dataclass
@@ -44,6 +50,7 @@ class PodTemplate:
     labels: dict[str, str]
     replicas: int | None
     role: str = ""
+    group_size: int | None = None  # pods per group for multi-node kinds (LeaderWorkerSet size)
 
     def containers(self, init: bool = False) -> Iterator[tuple[Path_, dict[str, Any]]]:
         keys = ("containers", "initContainers") if init else ("containers",)
@@ -93,7 +100,9 @@ def _labels(meta: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items()}
 
 
-def _template_at(obj: K8sObject, path: Path_, replicas: int | None, role: str = "") -> PodTemplate:
+def _template_at(
+    obj: K8sObject, path: Path_, replicas: int | None, role: str = "", group: int | None = None
+) -> PodTemplate:
     template = as_dict(_get(obj.doc, path))
     return PodTemplate(
         obj=obj,
@@ -102,6 +111,7 @@ def _template_at(obj: K8sObject, path: Path_, replicas: int | None, role: str = 
         labels=_labels(template.get("metadata")),
         replicas=replicas,
         role=role,
+        group_size=group,
     )
 
 
@@ -125,6 +135,42 @@ def _kserve_templates(obj: K8sObject) -> Iterator[PodTemplate]:
             replicas=_replicas(spec.get("minReplicas")),
             role=component,
         )
+        # Multi-node serving: the predictor's workerSpec is the PodSpec of the worker pods.
+        worker = as_dict(spec.get("workerSpec"))
+        if worker and component == "predictor":
+            yield PodTemplate(
+                obj=obj,
+                path=("spec", component, "workerSpec"),
+                spec=worker,
+                labels={**labels, "component": f"{component}-worker"},
+                replicas=_replicas(spec.get("minReplicas")),
+                role="worker",
+            )
+
+
+def _llmisvc_templates(obj: K8sObject) -> Iterator[PodTemplate]:
+    """KServe LLMInferenceService: ``template`` (decode or the only stage) and ``worker``
+    (multi-node), both PodSpecs, for the main stage and for ``prefill``."""
+    labels = {
+        "app.kubernetes.io/component": "llminferenceservice-workload",
+        "app.kubernetes.io/name": obj.name,
+        "app.kubernetes.io/part-of": "llminferenceservice",
+    }
+    for stage in ((), ("prefill",)):
+        base: Path_ = ("spec", *stage)
+        stage_spec = as_dict(_get(obj.doc, base))
+        for key, role in (("template", ""), ("worker", "worker")):
+            spec = as_dict(stage_spec.get(key))
+            if spec:
+                name = "-".join(p for p in (*stage, role) if p)
+                yield PodTemplate(
+                    obj=obj,
+                    path=(*base, key),
+                    spec=spec,
+                    labels=labels,
+                    replicas=_replicas(stage_spec.get("replicas")),
+                    role=name,
+                )
 
 
 def pod_templates(obj: K8sObject) -> Iterator[PodTemplate]:
@@ -141,13 +187,16 @@ def pod_templates(obj: K8sObject) -> Iterator[PodTemplate]:
     elif kind == "LeaderWorkerSet":
         base = ("spec", "leaderWorkerTemplate")
         groups = _replicas(get(doc, "spec", "replicas"))
+        size = _replicas(_get(doc, (*base, "size")))
         if isinstance(_get(doc, (*base, "leaderTemplate")), dict):
-            yield _template_at(obj, (*base, "leaderTemplate"), groups, "leader")
-        yield _template_at(obj, (*base, "workerTemplate"), groups, "worker")
-    elif kind in ("RayCluster", "RayService", "RayJob"):
-        root: Path_ = {"RayCluster": ("spec",), "RayService": ("spec", "rayClusterConfig")}.get(
-            kind, ("spec", "rayClusterSpec")
-        )
+            yield _template_at(obj, (*base, "leaderTemplate"), groups, "leader", size)
+        yield _template_at(obj, (*base, "workerTemplate"), groups, "worker", size)
+    elif kind in ("RayCluster", "RayService", "RayJob", "RayClusterFleet"):
+        root: Path_ = {
+            "RayCluster": ("spec",),
+            "RayService": ("spec", "rayClusterConfig"),
+            "RayClusterFleet": ("spec", "template", "spec"),  # AIBrix
+        }.get(kind, ("spec", "rayClusterSpec"))
         if isinstance(_get(doc, (*root, "headGroupSpec", "template")), dict):
             yield _template_at(obj, (*root, "headGroupSpec", "template"), 1, "head")
         workers = _get(doc, (*root, "workerGroupSpecs"))
@@ -156,6 +205,8 @@ def pod_templates(obj: K8sObject) -> Iterator[PodTemplate]:
             yield _template_at(obj, (*root, "workerGroupSpecs", index, "template"), count, "worker")
     elif kind == "InferenceService":
         yield from _kserve_templates(obj)
+    elif kind == "LLMInferenceService":
+        yield from _llmisvc_templates(obj)
 
 
 def all_templates(objects: Sequence[K8sObject]) -> list[PodTemplate]:
@@ -193,7 +244,13 @@ _QUANTITY = re.compile(
 
 
 def is_gpu_resource(name: str) -> bool:
+    """GPUs proper (NVIDIA, MIG slices, AMD, Intel); see :func:`is_accelerator_resource`."""
     return bool(_GPU_RESOURCE.match(name))
+
+
+def is_accelerator_resource(name: str) -> bool:
+    """GPUs, TPUs, Gaudi and Neuron devices (the list lives in platforms.yaml)."""
+    return platforms.is_accelerator(name)
 
 
 def is_extended_resource(name: str) -> bool:
@@ -241,6 +298,38 @@ def template_gpus(template: PodTemplate) -> Decimal:
     return sum((gpu_count(c) for _, c in template.containers()), Decimal(0))
 
 
+def accelerators(container: Mapping[str, Any]) -> dict[str, Decimal]:
+    """Accelerator resources a container names (limit, else request) and their counts."""
+    requests, limits = resources(container)
+    out: dict[str, Decimal] = {}
+    for name in {*requests, *limits}:
+        if is_accelerator_resource(str(name)):
+            value = parse_quantity(limits.get(name, requests.get(name)))
+            out[str(name)] = value if value is not None else Decimal(0)
+    return out
+
+
+def accelerator_count(container: Mapping[str, Any]) -> Decimal:
+    """Accelerator devices (any kind) a container gets."""
+    return sum(accelerators(container).values(), Decimal(0))
+
+
+def parallel_slots(container: Mapping[str, Any]) -> Decimal:
+    """The most parallel workers (GPU ranks, TPU chips, NeuronCores) the container's
+    accelerators can hold: devices x the units per device in platforms.yaml."""
+    return sum(
+        (
+            count * (platforms.accelerator_units(name) or 1)
+            for name, count in accelerators(container).items()
+        ),
+        Decimal(0),
+    )
+
+
+def template_accelerators(template: PodTemplate) -> Decimal:
+    return sum((accelerator_count(c) for _, c in template.containers()), Decimal(0))
+
+
 # -- model servers ---------------------------------------------------------------------------
 
 
@@ -254,14 +343,14 @@ def _words(container: Mapping[str, Any]) -> list[str]:
 
 
 def is_model_server(template: PodTemplate, container: Mapping[str, Any]) -> bool:
-    """GPU-requesting containers, known inference-server images and entry points.
+    """Accelerator-requesting containers, known inference-server images and entry points.
 
     An object annotation ``servegate.dev/model-server: "true"``/``"false"`` overrides.
     """
     override = template.annotation(MODEL_SERVER_ANNOTATION)
     if override is not None:
         return str(override).lower() == "true"
-    if gpu_count(container) > 0:
+    if accelerator_count(container) > 0:
         return True
     image = container.get("image")
     if isinstance(image, str) and _SERVER_IMAGES.search(image.rsplit(":", 1)[0]):
@@ -272,6 +361,54 @@ def is_model_server(template: PodTemplate, container: Mapping[str, Any]) -> bool
 
 def serves_models(template: PodTemplate) -> bool:
     return any(is_model_server(template, c) for _, c in template.containers())
+
+
+_MODEL_FLAGS = ("--model", "--model-path", "--model-id", "--model_id", "--model_path")
+_PARAMETERS = re.compile(r"(?<![\w.])(?:(\d+)x)?(\d+(?:\.\d+)?)[bB](?![a-zA-Z0-9])")
+_BITS_8 = re.compile(r"fp8|int8|w8a8|w8a16|8bit|q8", re.IGNORECASE)
+_BITS_4 = re.compile(r"awq|gptq|int4|nf4|w4a16|4bit|q4|mxfp4|bnb", re.IGNORECASE)
+
+
+def model_name(container: Mapping[str, Any]) -> str | None:
+    """The model a server loads, from --model/--model-path/--model-id or ``serve <model>``."""
+    words = command_words(container)
+    for index, word in enumerate(words):
+        flag, _, value = word.partition("=")
+        if flag in _MODEL_FLAGS:
+            value = value or (words[index + 1] if index + 1 < len(words) else "")
+            return value.strip("'\"") or None
+        if word == "serve" and index + 1 < len(words) and not words[index + 1].startswith("-"):
+            return words[index + 1].strip("'\"")
+    return None
+
+
+def model_gigabytes(name: str) -> float | None:
+    """Weight size of a model from the parameter count in its name (Llama-3.1-70B, 8x7B,
+    Qwen3-235B-A22B: the largest count), at 2 bytes a parameter, 1 for 8-bit and 0.5 for 4-bit
+    quantisations named in it; None when the name gives no count."""
+    counts = [
+        float(total) * (int(experts) if experts else 1)
+        for experts, total in _PARAMETERS.findall(name.rsplit("/", 1)[-1])
+    ]
+    if not counts:
+        return None
+    per_parameter = 0.5 if _BITS_4.search(name) else 1.0 if _BITS_8.search(name) else 2.0
+    return max(counts) * per_parameter
+
+
+def receives_requests(template: PodTemplate) -> bool:
+    """False for pods that nothing sends requests to: run-to-completion Jobs, and the workers of
+    a LeaderWorkerSet with a leader template (Services and clients talk to the leader; workers
+    only join its Ray, torch.distributed or MPI group)."""
+    if template.obj.kind in RUN_TO_COMPLETION_KINDS:
+        return False
+    return not (
+        template.obj.kind == "LeaderWorkerSet"
+        and template.role == "worker"
+        and isinstance(
+            get(template.obj.doc, "spec", "leaderWorkerTemplate", "leaderTemplate"), dict
+        )
+    )
 
 
 def command_words(container: Mapping[str, Any]) -> list[str]:

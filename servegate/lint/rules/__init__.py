@@ -5,6 +5,6 @@ autoscaling and disruption budgets, SG4xx networking, SG5xx API versions and sch
 storage and tenancy.
 """
 
-from servegate.lint.rules import api, gpu, network, scaling, serving, tenancy
+from servegate.lint.rules import api, gpu, hygiene, network, objects, scaling, serving, tenancy
 
-__all__ = ["api", "gpu", "network", "scaling", "serving", "tenancy"]
+__all__ = ["api", "gpu", "hygiene", "network", "objects", "scaling", "serving", "tenancy"]

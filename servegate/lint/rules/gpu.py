@@ -2,33 +2,51 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from servegate.lint import platforms
 from servegate.lint.model import REGISTRY, Hit, K8sObject, Path_, Severity
 from servegate.lint.workloads import (
     PodTemplate,
+    accelerators,
     all_containers,
     all_templates,
     as_dict,
     as_list,
     command_words,
     get,
-    gpu_count,
     is_extended_resource,
+    is_gpu_resource,
+    parallel_slots,
     parse_quantity,
+    pod_templates,
     resources,
-    template_gpus,
+    template_accelerators,
 )
 
 K8S_GPU_DOC = "https://kubernetes.io/docs/tasks/manage-gpus/scheduling-gpus/"
 
 
 def _gpu_templates(objects: Sequence[K8sObject]) -> Iterator[PodTemplate]:
+    """Pod templates that get accelerators of any kind (GPUs, TPUs, Gaudi, Neuron)."""
     for template in all_templates(objects):
-        if template_gpus(template) > 0:
+        if template_accelerators(template) > 0:
             yield template
+
+
+def _accelerator_names(template: PodTemplate) -> set[str]:
+    return {name for _, c in template.containers() for name in accelerators(c)}
+
+
+def _devices(template: PodTemplate) -> str:
+    """How messages name what a pod requests: ``GPUs``, or the resource names."""
+    names = _accelerator_names(template)
+    return "GPUs" if all(is_gpu_resource(n) for n in names) else "/".join(sorted(names))
 
 
 def _who(container: dict[str, Any]) -> str:
@@ -99,8 +117,10 @@ def extended_not_integer(objects: Sequence[K8sObject]) -> Iterator[Hit]:
                     )
 
 
-def _node_keys(spec: dict[str, Any]) -> set[str]:
-    keys = {str(k) for k in as_dict(spec.get("nodeSelector"))}
+def _node_selection(spec: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """(label key, values) a pod requires of its node: nodeSelector and the required node
+    affinity's In/Exists/Gt/Lt expressions (NotIn and DoesNotExist select nothing)."""
+    out = [(str(k), [str(v)]) for k, v in as_dict(spec.get("nodeSelector")).items()]
     terms = get(
         spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
         "nodeSelectorTerms",
@@ -108,30 +128,50 @@ def _node_keys(spec: dict[str, Any]) -> set[str]:
     for term in as_list(terms):
         for expr in as_list(as_dict(term).get("matchExpressions")):
             if isinstance(expr, dict) and expr.get("operator") not in ("NotIn", "DoesNotExist"):
-                keys.add(str(expr.get("key")))
-    return keys
+                out.append((str(expr.get("key")), [str(v) for v in as_list(expr.get("values"))]))
+        if as_list(as_dict(term).get("matchFields")):
+            out.append(("metadata.name", []))  # pinned to named nodes
+    return out
 
 
-_GPU_NODE_LABEL = re.compile(r"(gpu|accelerator)", re.IGNORECASE)
+def _node_keys(spec: dict[str, Any]) -> set[str]:
+    return {key for key, _ in _node_selection(spec)}
+
+
+def _selects_accelerator_nodes(spec: dict[str, Any]) -> bool:
+    if spec.get("nodeName"):
+        return True
+    return any(
+        key == "metadata.name" or platforms.selects_accelerator_nodes(key, values)
+        for key, values in _node_selection(spec)
+    )
 
 
 @REGISTRY.rule("SG102", "gpu-node-selection", Severity.WARNING, K8S_GPU_DOC)
 def gpu_node_selection(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """A GPU pod that does not say which GPU nodes it needs (nodeSelector or required affinity).
+    """A GPU, TPU or Neuron pod that does not say which accelerator nodes it needs (nodeSelector or
+    required affinity).
 
     Clusters mix GPU models; a model sized for an 80 GB GPU loads and then fails (or runs out of KV
     cache) on a smaller one. GPU Feature Discovery labels nodes with nvidia.com/gpu.present and
-    nvidia.com/gpu.product so pods can require the right hardware (Kubernetes docs 'Schedule GPUs:
-    clusters containing different types of GPUs').
+    nvidia.com/gpu.product, and each cloud labels its accelerator node pools (GKE
+    cloud.google.com/gke-accelerator, EKS/Karpenter node pools and instance types, AKS agent
+    pools), so pods can require the right hardware (Kubernetes docs 'Schedule GPUs: clusters
+    containing different types of GPUs'); GKE requires TPU pods to select the TPU type and
+    topology. The labels recognised are listed in servegate/lint/platforms.yaml.
 
     Fix: Add nodeSelector nvidia.com/gpu.present: 'true', or a required nodeAffinity on
-    nvidia.com/gpu.product (or your cloud's accelerator label).
+    nvidia.com/gpu.product, or your platform's accelerator or node-pool label.
     """
     for template in _gpu_templates(objects):
-        if not any(_GPU_NODE_LABEL.search(key) for key in _node_keys(template.spec)):
+        if not any(platforms.needs_node_selection(n) for n in _accelerator_names(template)):
+            continue  # AMD, Intel, Gaudi pools are rarely mixed
+        if not _selects_accelerator_nodes(template.spec):
+            what = _devices(template)
+            nodes = "GPU" if what == "GPUs" else "accelerator"
             yield Hit(
                 template.obj,
-                f"{template.role or 'pod'} requests GPUs but is not constrained to GPU nodes",
+                f"{template.role or 'pod'} requests {what} but is not constrained to {nodes} nodes",
                 template.path,
             )
 
@@ -143,29 +183,39 @@ def gpu_node_selection(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     "https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/",
 )
 def gpu_toleration(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """A GPU pod that does not tolerate the nvidia.com/gpu taint GPU nodes usually carry.
+    """A GPU, TPU or Neuron pod that tolerates none of the taints accelerator nodes usually carry,
+    on a platform that does not add the toleration itself.
 
-    GPU node pools are tainted (nvidia.com/gpu:NoSchedule on GKE, AKS and the GPU Operator's
-    recommended setup) so that ordinary pods stay off expensive nodes; a GPU pod without the
-    toleration stays Pending unless an admission plugin adds it.
+    Accelerator node pools are tainted (nvidia.com/gpu:NoSchedule in the GPU Operator's and EKS's
+    recommended setups, aws.amazon.com/neuron on Neuron pools, sku=gpu:NoSchedule on AKS) so that
+    ordinary pods stay off expensive nodes; a pod without the toleration stays Pending unless an
+    admission plugin adds it, as GKE's ExtendedResourceToleration does for pods requesting
+    nvidia.com/gpu or google.com/tpu (Kubernetes docs 'Taints and Tolerations: example use cases').
+    A toleration of any accelerator taint, or of a dedicated pool's own taint, counts; taints and
+    platforms are listed in servegate/lint/platforms.yaml (select yours with --platform).
 
-    Fix: Add tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}].
+    Fix: Add tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}] (on AKS:
+    key sku, value gpu), or lint with --platform gke when GKE adds it.
     """
+    platform = platforms.active()
     for template in _gpu_templates(objects):
-        tolerations = template.spec.get("tolerations")
-        ok = False
-        for tol in tolerations if isinstance(tolerations, list) else []:
-            if not isinstance(tol, dict):
-                continue
-            key = tol.get("key")
-            if (key is None and tol.get("operator") == "Exists") or (
-                isinstance(key, str) and "gpu" in key.lower()
-            ):
-                ok = True
-        if not ok:
-            yield Hit(
-                template.obj, "requests GPUs but has no toleration for GPU taints", template.path
-            )
+        names = _accelerator_names(template)
+        if not any(platforms.usually_tainted(n) for n in names):
+            continue  # AMD, Intel and Gaudi nodes are not tainted by their operators
+        tolerations = as_list(template.spec.get("tolerations"))
+        if any(
+            isinstance(t, dict) and platforms.tolerates_accelerator_taint(t) for t in tolerations
+        ):
+            continue
+        if platforms.adds_toleration(names, _node_keys(template.spec)):
+            continue
+        what = _devices(template)
+        message = (
+            f"requests {what} but has no toleration for {'GPU' if what == 'GPUs' else what} taints"
+        )
+        if platform.name != platforms.DEFAULT:
+            message += f" ({platform.name} accelerator nodes carry {', '.join(platform.taints)})"
+        yield Hit(template.obj, message, template.path)
 
 
 @REGISTRY.rule(
@@ -198,25 +248,120 @@ def limit_below_request(objects: Sequence[K8sObject]) -> Iterator[Hit]:
 _PARALLEL_FLAGS = {
     "--tensor-parallel-size": "tp", "-tp": "tp", "--tp": "tp", "--tp-size": "tp",
     "--num-shard": "tp", "--pipeline-parallel-size": "pp", "-pp": "pp", "--pp-size": "pp",
+    "--nnodes": "nodes",
 }  # fmt: skip
+_VARIABLE = re.compile(r"\$\((\w+)\)|\$\{(\w+)\}|\$(\w+)")
+# Entry points that start a Ray cluster node, which vLLM then spreads its workers over.
+_RAY_WORDS = ("multi-node-serving.sh", "ray_cluster_size", "--ray_address")
 
 
-def parallelism(container: dict[str, Any]) -> tuple[int, int, bool]:
-    """(tensor-parallel, pipeline-parallel, distributed over Ray) from command and args."""
-    words = command_words(container)
-    sizes = {"tp": 1, "pp": 1}
+@dataclass(frozen=True)
+class Parallel:
+    """A server's parallel layout from its command line."""
+
+    tp: int = 1
+    pp: int = 1
+    ray: bool = False  # the workers are placed by Ray, possibly on other pods
+    nodes: int = 1  # --nnodes: the group spans this many pods (0: a value not known statically)
+
+    @property
+    def size(self) -> int:
+        return self.tp * self.pp
+
+
+def _substitute(word: str, env: Mapping[str, str]) -> str:
+    """Expand $(VAR) (Kubernetes) and $VAR/${VAR} (shell) from known values."""
+
+    def value(match: re.Match[str]) -> str:
+        name = next(g for g in match.groups() if g)
+        return env.get(name, match.group(0))
+
+    return _VARIABLE.sub(value, word) if "$" in word else word
+
+
+def _env(container: Mapping[str, Any], extra: Mapping[str, str]) -> dict[str, str]:
+    out = dict(extra)
+    for var in as_list(container.get("env")):
+        if isinstance(var, dict) and isinstance(var.get("name"), str) and "value" in var:
+            out[var["name"]] = str(var["value"])
+    return out
+
+
+def parallel_plan(container: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> Parallel:
+    """Tensor-, pipeline-parallel sizes, Ray placement and node count from command and args;
+    ``extra`` gives values of variables the controller injects (LWS_GROUP_SIZE)."""
+    env = _env(container, extra or {})
+    words = [_substitute(w, env) for w in command_words(container)]
+    sizes = {"tp": 1, "pp": 1, "nodes": 1}
     for index, word in enumerate(words):
         flag, _, value = word.partition("=")
+        if flag.startswith("--"):
+            flag = flag.replace("_", "-")  # vLLM and SGLang accept --pipeline_parallel_size
         if flag in _PARALLEL_FLAGS:
             if not value and index + 1 < len(words):
                 value = words[index + 1]
             if value.strip("'\"").isdigit():
                 sizes[_PARALLEL_FLAGS[flag]] = int(value.strip("'\""))
-    ray = any("distributed-executor-backend" in w and "ray" in w for w in words) or (
-        "--distributed-executor-backend" in words
-        and words[words.index("--distributed-executor-backend") + 1 :][:1] == ["ray"]
+            elif _PARALLEL_FLAGS[flag] == "nodes":
+                sizes["nodes"] = 0  # spread over an unknown number of pods
+    backend = [w.replace("_", "-") for w in words]
+    ray = any("distributed-executor-backend" in w and "ray" in w for w in backend) or (
+        "--distributed-executor-backend" in backend
+        and backend[backend.index("--distributed-executor-backend") + 1 :][:1] == ["ray"]
     )
-    return sizes["tp"], sizes["pp"], ray
+    ray = ray or any(marker in w for w in words for marker in _RAY_WORDS)
+    return Parallel(sizes["tp"], sizes["pp"], ray, sizes["nodes"])
+
+
+def parallelism(container: dict[str, Any]) -> tuple[int, int, bool]:
+    """(tensor-parallel, pipeline-parallel, distributed over Ray) from command and args."""
+    plan = parallel_plan(container)
+    return plan.tp, plan.pp, plan.ray
+
+
+def _slots(template: PodTemplate) -> Decimal:
+    return sum((parallel_slots(c) for _, c in template.containers()), Decimal(0))
+
+
+def _lws_capacity(obj: K8sObject) -> tuple[Decimal, int]:
+    """(parallel slots of one LeaderWorkerSet group, pods per group): the leader pod plus
+    size - 1 workers (size workers when there is no leader template)."""
+    templates = {t.role: t for t in pod_templates(obj)}
+    worker = templates.get("worker")
+    size = worker.group_size if worker and worker.group_size else 1
+    per_worker = _slots(worker) if worker else Decimal(0)
+    leader = templates.get("leader")
+    if leader is None:
+        return per_worker * size, size
+    return _slots(leader) + per_worker * (size - 1), size
+
+
+def _named(devices: Mapping[str, Decimal]) -> str:
+    return " + ".join(f"{count.normalize():f} {name}" for name, count in sorted(devices.items()))
+
+
+def _multi_node(template: PodTemplate) -> bool:
+    """Objects whose server spans pods the operator wires up (KServe multi-node workerSpec,
+    LLMInferenceService worker): the layout lives in the operator's fields, not the args."""
+    obj = template.obj
+    if obj.kind == "InferenceService":
+        return isinstance(get(obj.doc, "spec", "predictor", "workerSpec"), dict)
+    if obj.kind == "LLMInferenceService":
+        stage = template.role.split("-")[0] if template.role.startswith("prefill") else ""
+        base = get(obj.doc, "spec", stage) if stage else get(obj.doc, "spec")
+        return isinstance(as_dict(base).get("worker"), dict)
+    return False
+
+
+def _llmisvc_need(template: PodTemplate) -> tuple[int, int]:
+    """(tensor, pipeline) of an LLMInferenceService stage from spec[.prefill].parallelism."""
+    stage = ("prefill",) if template.role.startswith("prefill") else ()
+    layout = as_dict(get(template.obj.doc, "spec", *stage, "parallelism"))
+    sizes = []
+    for key in ("tensor", "pipeline"):
+        value = layout.get(key)
+        sizes.append(value if isinstance(value, int) and not isinstance(value, bool) else 1)
+    return sizes[0], sizes[1]
 
 
 @REGISTRY.rule(
@@ -226,24 +371,59 @@ def parallelism(container: dict[str, Any]) -> tuple[int, int, bool]:
     "https://docs.vllm.ai/en/latest/serving/distributed_serving.html",
 )
 def tensor_parallel(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """--tensor-parallel-size (x --pipeline-parallel-size) above the GPUs the container gets.
+    """--tensor-parallel-size (x --pipeline-parallel-size) above the accelerators (GPUs, TPU chips,
+    Gaudi cards, NeuronCores) the container, or its multi-node group, gets.
 
-    vLLM, SGLang and TGI start one worker per GPU of the parallel group; with fewer GPUs visible the
-    server fails at start-up after minutes of image pull, or waits forever for Ray placement (vLLM
-    docs 'Distributed inference and serving').
+    vLLM, SGLang and TGI start one worker per accelerator of the parallel group; with fewer visible
+    the server fails at start-up after minutes of image pull, or waits forever for Ray placement
+    (vLLM docs 'Distributed inference and serving'). A group spread over pods (SGLang or vLLM
+    --nnodes, a LeaderWorkerSet of size N running Ray) needs the product across its pods; a
+    container that names no accelerator resource is not judged (it may get devices another way).
 
-    Fix: Request as many GPUs as tensor-parallel x pipeline-parallel size, or lower the sizes.
+    Fix: Request as many accelerators as tensor-parallel x pipeline-parallel size (per pod:
+    divided by --nnodes; per LeaderWorkerSet group: leader + workers), or lower the sizes.
     """
     for template, path, container in all_containers(objects):
-        if template.obj.kind in ("LeaderWorkerSet", "RayService", "RayCluster", "RayJob"):
-            continue  # the group spans pods
-        tp, pp, ray = parallelism(container)
-        gpus = gpu_count(container)
-        if tp * pp > 1 and not ray and gpus < tp * pp:
+        if template.obj.kind in ("RayService", "RayCluster", "RayJob", "RayClusterFleet"):
+            continue  # Ray places the workers over its worker groups
+        devices = accelerators(container)
+        if not devices or _multi_node(template):
+            continue  # no accelerator named: no guess; operator-wired groups span pods
+        group = template.group_size if template.obj.kind == "LeaderWorkerSet" else None
+        extra = {"LWS_GROUP_SIZE": str(group)} if group else {}
+        if template.obj.kind == "LLMInferenceService":
+            tp, pp = _llmisvc_need(template)
+            plan = Parallel(tp, pp)
+        else:
+            plan = parallel_plan(container, extra)
+        if plan.size <= 1 or plan.nodes == 0:
+            continue  # nothing parallel, or spread over a number of pods set at run time
+        slots = parallel_slots(container)
+        who = _who(container)
+        if plan.nodes > 1:
+            per_pod = math.ceil(plan.size / plan.nodes)
+            if slots < per_pod:
+                yield Hit(
+                    template.obj,
+                    f"{who} runs tensor-parallel {plan.tp} x pipeline-parallel {plan.pp} over "
+                    f"{plan.nodes} nodes ({per_pod} per pod) on {_named(devices)}",
+                    path,
+                )
+        elif group and group > 1:
+            capacity, size = _lws_capacity(template.obj)
+            if capacity < plan.size:
+                yield Hit(
+                    template.obj,
+                    f"{who} runs tensor-parallel {plan.tp} x pipeline-parallel {plan.pp} on a "
+                    f"group of {size} pods with {capacity.normalize():f} accelerator(s) in all",
+                    path,
+                )
+        elif not plan.ray and slots < plan.size:
+            unit = "GPU(s)" if all(is_gpu_resource(n) for n in devices) else None
+            on = f"{slots.normalize():f} {unit}" if unit else _named(devices)
             yield Hit(
                 template.obj,
-                f"{_who(container)} runs tensor-parallel {tp} x pipeline-parallel {pp} on "
-                f"{gpus} GPU(s)",
+                f"{who} runs tensor-parallel {plan.tp} x pipeline-parallel {plan.pp} on {on}",
                 path,
             )
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from servegate.lint.model import REGISTRY, Hit, K8sObject, Severity
+from servegate.lint.model import REGISTRY, Hit, K8sObject, Path_, Severity
+from servegate.lint.rules.objects import applied_together, variant_files
 from servegate.lint.workloads import (
+    PodTemplate,
     all_templates,
     as_dict,
     as_list,
@@ -170,3 +174,152 @@ def statefulset_service(objects: Sequence[K8sObject]) -> Iterator[Hit]:
             yield Hit(obj, f"serviceName {name!r} names no Service", ("spec", "serviceName"))
         elif get(services[0].doc, "spec", "clusterIP") != "None":
             yield Hit(obj, f"Service {name!r} is not headless", ("spec", "serviceName"))
+
+
+@dataclass(frozen=True)
+class EngineEnv:
+    """An inference engine: how to recognise its containers, and the environment variables it
+    reads that a Service's link variables (``<NAME>_PORT=tcp://...``) can collide with."""
+
+    image: re.Pattern[str]  # matched against the last path segment of the image, tag removed
+    command: re.Pattern[str]  # matched against command + args joined by spaces
+    reads: frozenset[str]
+
+
+# Data, not code: add an engine or a variable here (the names come from each engine's settings).
+ENGINE_ENV: dict[str, EngineEnv] = {
+    # vllm/envs.py: VLLM_PORT is parsed as an int (a URI raises "appears to be a URI ... Kubernetes
+    # service discovery issue"); the data-parallel master and NIXL side-channel ports as well.
+    "vLLM": EngineEnv(
+        image=re.compile(r"^vllm(?!.*(router|gateway|proxy|bench|operator|controller))"),
+        command=re.compile(r"vllm serve|vllm\.entrypoints|-m vllm\b|(^|\s)vllm\s"),
+        reads=frozenset({"VLLM_PORT", "VLLM_DP_MASTER_PORT", "VLLM_NIXL_SIDE_CHANNEL_PORT"}),
+    ),
+    # text-generation-launcher takes every flag from the environment as well (clap `env`):
+    # --prometheus-port from PROMETHEUS_PORT, --master-port from MASTER_PORT, both numbers.
+    "TGI": EngineEnv(
+        image=re.compile(r"^text-generation-inference"),
+        command=re.compile(r"text-generation-launcher"),
+        reads=frozenset({"PROMETHEUS_PORT", "MASTER_PORT"}),
+    ),
+}
+
+
+def service_link_variables(name: str, spec: dict[str, Any]) -> list[str]:
+    """The variables the kubelet injects for Service ``name`` into the pods of its namespace
+    (none for headless and ExternalName Services)."""
+    ports = [as_dict(p) for p in as_list(spec.get("ports"))]
+    if spec.get("clusterIP") == "None" or spec.get("type") == "ExternalName" or not ports:
+        return []
+    prefix = name.upper().replace("-", "_")
+    names = [f"{prefix}_PORT", f"{prefix}_SERVICE_HOST", f"{prefix}_SERVICE_PORT"]
+    for port in ports:
+        if isinstance(port.get("name"), str):
+            names.append(f"{prefix}_SERVICE_PORT_{port['name'].upper().replace('-', '_')}")
+        base = f"{prefix}_PORT_{port.get('port')}_{str(port.get('protocol') or 'TCP').upper()}"
+        names += [base, f"{base}_PROTO", f"{base}_PORT", f"{base}_ADDR"]
+    return names
+
+
+_RAY_CLUSTER_SPEC: dict[str, Path_] = {
+    "RayCluster": ("spec",),
+    "RayService": ("spec", "rayClusterConfig"),
+    "RayJob": ("spec", "rayClusterSpec"),
+}
+
+
+def _services(
+    objects: Sequence[K8sObject],
+) -> Iterator[tuple[K8sObject, str, dict[str, Any], Path_]]:
+    """(owner, Service name, Service spec, path of the name) of each Service object and of each
+    head Service KubeRay creates under the name given in headGroupSpec.headService."""
+    for obj in objects:
+        if obj.kind == "Service":
+            yield obj, obj.name, as_dict(obj.doc.get("spec")), ("metadata", "name")
+        elif obj.kind in _RAY_CLUSTER_SPEC:
+            path = (*_RAY_CLUSTER_SPEC[obj.kind], "headGroupSpec", "headService")
+            head = get(obj.doc, *path)
+            name = get(head, "metadata", "name")
+            if isinstance(name, str) and name:
+                spec = as_dict(get(head, "spec"))
+                if not spec.get("ports"):  # KubeRay adds the head ports (GCS 6379, ...)
+                    spec = {**spec, "ports": [{"name": "gcs-server", "port": 6379}]}
+                yield obj, name, spec, (*path, "metadata", "name")
+
+
+def _dir(obj: K8sObject) -> str:
+    return obj.file.rsplit("/", 1)[0] if "/" in obj.file else ""
+
+
+def _engine(container: dict[str, Any]) -> EngineEnv | None:
+    image = container.get("image")
+    repo = (
+        image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0] if isinstance(image, str) else ""
+    )
+    line = " ".join(str(w) for key in ("command", "args") for w in as_list(container.get(key)))
+    for engine in ENGINE_ENV.values():
+        if engine.image.search(repo.lower()) or engine.command.search(line):
+            return engine
+    return None
+
+
+def _readers(objects: Sequence[K8sObject]) -> list[tuple[PodTemplate, str, frozenset[str]]]:
+    """(template, engine name, variables it reads and does not set itself) for each container
+    that runs a known engine in a pod that keeps service links on."""
+    out = []
+    for template in all_templates(objects):
+        if template.spec.get("enableServiceLinks") is False:
+            continue
+        for _, container in template.containers():
+            engine = _engine(container)
+            if engine is None:
+                continue
+            own = {str(as_dict(v).get("name")) for v in as_list(container.get("env"))}
+            name = next(k for k, v in ENGINE_ENV.items() if v is engine)
+            out.append((template, name, engine.reads - own))
+    return out
+
+
+@REGISTRY.rule(
+    "SG405",
+    "service-env-collision",
+    Severity.ERROR,
+    "https://docs.vllm.ai/en/stable/configuration/env_vars/",
+)
+def service_env(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    """A Service (or a KubeRay head Service) whose name makes Kubernetes inject a variable the
+    model server reads as its own setting: a Service named vllm injects VLLM_PORT=tcp://... next
+    to vLLM.
+
+    The kubelet gives every pod <NAME>_PORT, <NAME>_SERVICE_HOST, ... for each Service of its
+    namespace (Kubernetes docs 'Service: environment variables'); vLLM reads VLLM_PORT as an
+    integer and refuses to start ('VLLM_PORT ... appears to be a URI'), and its docs say not to
+    name the Service vllm. TGI takes PROMETHEUS_PORT and MASTER_PORT the same way.
+
+    Fix: Rename the Service (vllm-server, llm-api), or set enableServiceLinks: false in the model
+    server's pod spec.
+    """
+    readers = _readers(objects)
+    if not readers:
+        return
+    variants = variant_files(objects)
+    for owner, name, spec, path in _services(objects):
+        injected = set(service_link_variables(name, spec))
+        if not injected:
+            continue
+        # Name the nearest reader: one of the Service's own file first, then of its directory.
+        nearest = sorted(
+            readers,
+            key=lambda r: (r[0].obj.file != owner.file, _dir(r[0].obj) != _dir(owner)),
+        )
+        for template, engine, reads in nearest:
+            clash = sorted(injected & reads)
+            if clash and applied_together(owner, template.obj, variants):
+                yield Hit(
+                    owner,
+                    f"Service {name!r} injects {clash[0]}=tcp://... into the pods of its "
+                    f"namespace; {engine} in {template.obj.ref} reads {clash[0]} as its own "
+                    "setting and fails to start",
+                    path,
+                )
+                break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -340,4 +341,203 @@ def pdb_blocks(objects: Sequence[K8sObject]) -> Iterator[Hit]:
                     obj,
                     f"minAvailable {wanted} with {total} replica(s) never allows an eviction",
                     ("spec", "minAvailable"),
+                )
+
+
+# -- KEDA Prometheus queries -----------------------------------------------------------------
+
+_AGGREGATIONS = {
+    "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "quantile", "topk",
+    "bottomk", "limitk", "limit_ratio", "count_values",
+}  # fmt: skip
+_SINGLE_FUNCTIONS = {"scalar", "vector", "time", "pi", "absent", "absent_over_time"}
+# Labels whose grouping keeps one series per pod (or per scraped target).
+_PER_POD_LABELS = {
+    "pod", "pod_name", "kubernetes_pod_name", "instance", "container", "container_name",
+    "exported_pod",
+}  # fmt: skip
+_BINARY = re.compile(r"==|!=|>=|<=|[-+*/%^<>]|\b(?:and|or|unless)\b")
+_MODIFIERS = re.compile(
+    r"^(?:bool\s+)?(?:(?:on|ignoring)\s*\([^)]*\)\s*)?(?:(?:group_left|group_right)\s*"
+    r"(?:\([^)]*\))?\s*)?"
+)
+_CALL = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\s*")
+_GROUPING = re.compile(r"^(by|without)\s*\(([^)]*)\)\s*")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$|^[+-]?(Inf|NaN)$", re.I)
+_OPEN, _CLOSE = "([{", ")]}"
+
+ONE, UNKNOWN = "one", "unknown"  # else: a reason why the query returns many series
+_NOT_AGGREGATED = "one series per scraped pod or target (no aggregation around the metric)"
+
+
+def _split_top(expr: str) -> list[str] | None:
+    """Operands of the top-level binary operators of ``expr`` (None when it has none)."""
+    parts: list[str] = []
+    depth, start, index, quote = 0, 0, 0, ""
+    while index < len(expr):
+        char = expr[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char in _OPEN:
+            depth += 1
+        elif char in _CLOSE:
+            depth -= 1
+        elif depth == 0:
+            match = _BINARY.match(expr, index)
+            before = expr[start:index].strip()
+            exponent = char in "+-" and re.search(r"\d[eE]$", expr[:index])
+            if match and before and not exponent:
+                parts.append(before)
+                index = start = match.end()
+                continue
+        index += 1
+    if not parts:
+        return None
+    parts.append(expr[start:].strip())
+    return parts
+
+
+def _closing(expr: str, at: int) -> int:
+    """Index of the bracket closing the one at ``at`` (-1 if unbalanced)."""
+    depth, quote = 0, ""
+    for index in range(at, len(expr)):
+        char = expr[index]
+        if quote:
+            if char == quote and expr[index - 1] != "\\":
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char in _OPEN:
+            depth += 1
+        elif char in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1
+
+
+def _arguments(inner: str) -> list[str]:
+    args: list[str] = []
+    depth, start, quote = 0, 0, ""
+    for index, char in enumerate(inner):
+        if quote:
+            if char == quote and inner[index - 1] != "\\":
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char in _OPEN:
+            depth += 1
+        elif char in _CLOSE:
+            depth -= 1
+        elif char == "," and depth == 0:
+            args.append(inner[start:index].strip())
+            start = index + 1
+    args.append(inner[start:].strip())
+    return args
+
+
+def query_series(expr: str, ignore: frozenset[str] = frozenset()) -> str:
+    """How many series a PromQL expression returns: ``ONE``, ``UNKNOWN``, or the reason it
+    returns one per pod or target. ``ignore``: grouping labels consumed by an outer function
+    (``le`` inside histogram_quantile)."""
+    expr = expr.strip()
+    while expr.startswith("(") and _closing(expr, 0) == len(expr) - 1:
+        expr = expr[1:-1].strip()
+    if not expr:
+        return UNKNOWN
+    operands = _split_top(expr)
+    if operands is not None:
+        # Scalars aside, the operands all return one series or all one per pod; a mix matches
+        # on labels in ways not worth guessing.
+        vectors = [_MODIFIERS.sub("", o) for o in operands if not _NUMBER.match(o)]
+        results = [query_series(o, ignore) for o in vectors]
+        if all(r == ONE for r in results):
+            return ONE
+        many = [r for r in results if r not in (ONE, UNKNOWN)]
+        return many[0] if len(many) == len(results) else UNKNOWN
+    if _NUMBER.match(expr):
+        return ONE
+    if expr.startswith("{"):
+        return _NOT_AGGREGATED
+    call = _CALL.match(expr)
+    if call is None:
+        return UNKNOWN
+    name, rest = call.group(1), expr[call.end() :]
+    grouping = _GROUPING.match(rest)
+    if grouping and name in _AGGREGATIONS:
+        rest = rest[grouping.end() :]
+    if not rest.startswith("("):
+        return _NOT_AGGREGATED  # a selector: metric, metric{...}, metric[5m], metric offset 5m
+    end = _closing(rest, 0)
+    if end < 0:
+        return UNKNOWN
+    args, tail = _arguments(rest[1:end]), rest[end + 1 :].strip()
+    if name in _AGGREGATIONS:
+        after = _GROUPING.match(tail)
+        if after:
+            grouping, tail = after, tail[after.end() :].strip()
+        if tail:
+            return UNKNOWN
+        if name in ("topk", "bottomk", "limitk") and args[0] != "1":
+            return f"up to {args[0]} series ({name})"
+        if name == "count_values":
+            return "one series per distinct value (count_values)"
+        if grouping is None:
+            return ONE
+        labels = {label.strip() for label in grouping.group(2).split(",") if label.strip()}
+        labels -= ignore
+        if grouping.group(1) == "without":
+            return UNKNOWN
+        per_pod = sorted(labels & _PER_POD_LABELS)
+        if per_pod:
+            return f"one series per {per_pod[0]} (by ({', '.join(sorted(labels))}))"
+        return ONE if not labels else UNKNOWN
+    if tail and not tail.startswith(("offset", "@", "[")):
+        return UNKNOWN
+    if name in _SINGLE_FUNCTIONS:
+        return ONE
+    if name == "histogram_quantile" and len(args) == 2:
+        return query_series(args[1], ignore | {"le"})
+    vectors = [a for a in args if a and not _NUMBER.match(a) and not a.startswith(('"', "'"))]
+    return query_series(vectors[0], ignore) if vectors else UNKNOWN
+
+
+@REGISTRY.rule(
+    "SG309",
+    "keda-query-per-pod",
+    Severity.WARNING,
+    "https://keda.sh/docs/latest/scalers/prometheus/",
+)
+def keda_query(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    """A KEDA prometheus trigger whose query returns one series per pod: no aggregation (sum,
+    avg, max, ...) around the metric, or an aggregation by (pod).
+
+    KEDA's Prometheus scaler needs the query to return a single element; with several it fails
+    ('prometheus query ... returned multiple elements'), the HPA gets no metric and the workload
+    stays at its replica count while the queue grows (KEDA docs, Prometheus scaler: 'query must
+    return a vector/scalar single element response').
+
+    Fix: Aggregate across pods: sum(vllm:num_requests_waiting{model_name="..."}) or
+    avg(...) for a per-replica target, without by (pod).
+    """
+    for obj in objects:
+        if obj.kind not in ("ScaledObject", "ScaledJob"):
+            continue
+        for index, trigger in enumerate(as_list(get(obj.doc, "spec", "triggers"))):
+            if as_dict(trigger).get("type") != "prometheus":
+                continue
+            query = get(trigger, "metadata", "query")
+            if not isinstance(query, str) or "{{" in query:
+                continue
+            verdict = query_series(query)
+            if verdict not in (ONE, UNKNOWN):
+                yield Hit(
+                    obj,
+                    f"prometheus trigger {index} query returns {verdict}; KEDA needs one value",
+                    ("spec", "triggers", index, "metadata", "query"),
                 )

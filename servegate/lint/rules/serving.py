@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from servegate.lint.model import REGISTRY, Hit, K8sObject, Path_, Severity
-from servegate.lint.workloads import CONTROLLER_PROBED_KINDS, all_containers, is_model_server
+from servegate.lint.workloads import (
+    CONTROLLER_PROBED_KINDS,
+    PodTemplate,
+    all_containers,
+    as_dict,
+    is_model_server,
+    model_gigabytes,
+    model_name,
+    receives_requests,
+)
 
 PROBES_DOC = "https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/"
 
@@ -40,25 +50,29 @@ def unpinned(objects: Sequence[K8sObject]) -> Iterator[Hit]:
             yield Hit(template.obj, f"image {image!r} is not pinned", (*path, "image"))
 
 
-def _probes(
+def _model_servers(
     objects: Sequence[K8sObject],
-    what: str,
-    present: tuple[str, ...] = (),
-    absent: tuple[str, ...] = (),
-    at: Path_ = (),
-) -> Iterator[Hit]:
-    """A hit for each model-server container (outside kinds whose controller adds probes) that
-    has every probe in ``present`` and none in ``absent``; ``at`` is appended to its path."""
+) -> Iterator[tuple[PodTemplate, Path_, dict[str, Any]]]:
+    """Model-server containers outside kinds whose controller adds the probes."""
     for template, path, container in all_containers(objects):
-        if template.obj.kind in CONTROLLER_PROBED_KINDS or not is_model_server(template, container):
+        if template.obj.kind in CONTROLLER_PROBED_KINDS:
             continue
-        if all(p in container for p in present) and not any(p in container for p in absent):
-            yield Hit(template.obj, f"model server {container.get('name')!r} {what}", (*path, *at))
+        if is_model_server(template, container):
+            yield template, path, container
+
+
+def _probes(objects: Sequence[K8sObject], what: str, absent: tuple[str, ...]) -> Iterator[Hit]:
+    """A hit for each model-server container that has none of the probes in ``absent``, in pods
+    that receive requests (not Jobs, not LeaderWorkerSet workers)."""
+    for template, path, container in _model_servers(objects):
+        if receives_requests(template) and not any(p in container for p in absent):
+            yield Hit(template.obj, f"model server {container.get('name')!r} {what}", path)
 
 
 @REGISTRY.rule("SG202", "model-server-no-readiness", Severity.WARNING, PROBES_DOC)
 def no_readiness(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """A model-server container without a readinessProbe.
+    """A model-server container without a readinessProbe (Jobs and LeaderWorkerSet workers, which
+    receive no requests, are not asked).
 
     Without readiness the Service routes requests to a pod that is still downloading or loading
     weights; clients get connection errors or 503s during every rollout and scale-up.
@@ -71,7 +85,8 @@ def no_readiness(objects: Sequence[K8sObject]) -> Iterator[Hit]:
 
 @REGISTRY.rule("SG203", "model-server-no-startup-probe", Severity.WARNING, PROBES_DOC)
 def no_startup(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """A model-server container with neither a startupProbe nor a livenessProbe.
+    """A model-server container with neither a startupProbe nor a livenessProbe (Jobs and
+    LeaderWorkerSet workers, which receive no requests, are not asked).
 
     Loading a model takes minutes; a startupProbe with a generous failureThreshold covers that
     window and lets a liveness probe then catch a hung server.
@@ -82,25 +97,70 @@ def no_startup(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     return _probes(objects, "has no startupProbe", absent=("startupProbe", "livenessProbe"))
 
 
-@REGISTRY.rule("SG204", "liveness-without-startup", Severity.ERROR, PROBES_DOC)
-def liveness_without_startup(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """A model server with a livenessProbe but no startupProbe.
+# Kubernetes probe defaults: initialDelaySeconds 0, periodSeconds 10, failureThreshold 3.
+_PROBE_DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "failureThreshold": 3}
+# A liveness budget of 5 minutes covers downloading and loading a 7-8B model (about 16 GB at a
+# few hundred MB/s, plus weight loading and CUDA graph capture); below it, a cold start of any
+# LLM server is likely to be killed. A larger model named with its parameter count needs at
+# least its weights' size at 1 GB/s (a fast local cache) plus a minute of start-up.
+LOAD_BUDGET_SECONDS = 300
+_STARTUP_SECONDS = 60
+_LOAD_GB_PER_SECOND = 1.0
 
-    The liveness probe starts counting as soon as the container starts; while weights load (minutes
-    for a 7B model, longer from remote storage) it fails, and the kubelet kills and restarts the
-    container, which starts loading again: a crash loop that never serves. Kubernetes docs: use a
-    startup probe for slow-starting containers.
+
+def load_seconds(container: dict[str, Any]) -> int:
+    """The least liveness budget that lets this server load: 300 s, or more for a model whose
+    name says it is larger (Qwen3-235B: 60 + 470 GB / 1 GB/s = 530 s)."""
+    name = model_name(container)
+    size = model_gigabytes(name) if name else None
+    if size is None:
+        return LOAD_BUDGET_SECONDS
+    return max(LOAD_BUDGET_SECONDS, round(_STARTUP_SECONDS + size / _LOAD_GB_PER_SECOND))
+
+
+def liveness_budget(probe: object) -> int:
+    """Seconds from container start until the kubelet restarts a server that is still loading:
+    initialDelaySeconds + failureThreshold x periodSeconds (Kubernetes defaults where unset)."""
+    fields = as_dict(probe)
+    value = {}
+    for key, default in _PROBE_DEFAULTS.items():
+        given = fields.get(key)
+        whole = isinstance(given, int) and not isinstance(given, bool) and given >= 0
+        value[key] = given if whole and isinstance(given, int) else default
+    return value["initialDelaySeconds"] + value["failureThreshold"] * value["periodSeconds"]
+
+
+@REGISTRY.rule("SG204", "liveness-without-startup", Severity.WARNING, PROBES_DOC)
+def liveness_without_startup(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    """A model server with a livenessProbe but no startupProbe, whose liveness budget
+    (initialDelaySeconds + failureThreshold x periodSeconds) is under 300 s, or under the load time
+    of a larger model named with its parameter count.
+
+    The liveness probe starts counting as soon as the container starts; while weights download and
+    load (minutes for a 7B model, longer from remote storage) it fails, and once the budget is spent
+    the kubelet kills and restarts the container, which starts loading again: a crash loop that
+    never serves. Kubernetes docs: use a startup probe for slow-starting containers. A budget of
+    300 s covers a 7-8B model; a model whose name gives its size (Qwen3-235B) needs 60 s plus its
+    weights at 1 GB/s (2 bytes a parameter, less when quantised). Actual load times are not in the
+    manifest, so this is a warning.
 
     Fix: Add a startupProbe on the same endpoint with failureThreshold x periodSeconds above the
     worst load time; liveness only starts after it succeeds.
     """
-    return _probes(
-        objects,
-        "has a livenessProbe but no startupProbe",
-        present=("livenessProbe",),
-        absent=("startupProbe",),
-        at=("livenessProbe",),
-    )
+    for template, path, container in _model_servers(objects):
+        probe = container.get("livenessProbe")
+        if probe is None or "startupProbe" in container:
+            continue
+        budget, needed = liveness_budget(probe), load_seconds(container)
+        if budget < needed:
+            model = model_name(container)
+            why = f"; {model} needs about {needed} s" if needed > LOAD_BUDGET_SECONDS else ""
+            yield Hit(
+                template.obj,
+                f"model server {container.get('name')!r} has a livenessProbe but no startupProbe "
+                f"(restarted after {budget} s of loading{why})",
+                (*path, "livenessProbe"),
+            )
 
 
 _CREDENTIAL_NAME = re.compile(r"(TOKEN|API_?KEY|SECRET|PASSWORD|CREDENTIALS?)$", re.IGNORECASE)
