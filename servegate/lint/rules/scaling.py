@@ -402,39 +402,38 @@ def _split_top(expr: str) -> list[str] | None:
     return parts
 
 
-def _closing(expr: str, at: int) -> int:
-    """Index of the bracket closing the one at ``at`` (-1 if unbalanced)."""
+def _scan(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, bracket depth after it) for each character outside quotes."""
     depth, quote = 0, ""
-    for index in range(at, len(expr)):
-        char = expr[index]
+    for index in range(start, len(text)):
+        char = text[index]
         if quote:
-            if char == quote and expr[index - 1] != "\\":
+            if char == quote and text[index - 1] != "\\":
                 quote = ""
-        elif char in "\"'`":
+            continue
+        if char in "\"'`":
             quote = char
-        elif char in _OPEN:
+            continue
+        if char in _OPEN:
             depth += 1
         elif char in _CLOSE:
             depth -= 1
-            if depth == 0:
-                return index
+        yield index, char, depth
+
+
+def _closing(expr: str, at: int) -> int:
+    """Index of the bracket closing the one at ``at`` (-1 if unbalanced)."""
+    for index, char, depth in _scan(expr, at):
+        if char in _CLOSE and depth == 0:
+            return index
     return -1
 
 
 def _arguments(inner: str) -> list[str]:
     args: list[str] = []
-    depth, start, quote = 0, 0, ""
-    for index, char in enumerate(inner):
-        if quote:
-            if char == quote and inner[index - 1] != "\\":
-                quote = ""
-        elif char in "\"'`":
-            quote = char
-        elif char in _OPEN:
-            depth += 1
-        elif char in _CLOSE:
-            depth -= 1
-        elif char == "," and depth == 0:
+    start = 0
+    for index, char, depth in _scan(inner):
+        if char == "," and depth == 0:
             args.append(inner[start:index].strip())
             start = index + 1
     args.append(inner[start:].strip())
