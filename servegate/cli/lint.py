@@ -68,6 +68,20 @@ def _list_rules(form: str, out: IO[str]) -> None:
     help="Platform the manifests run on: what it adds by itself (GKE adds GPU and TPU "
     "tolerations) is not asked of them (see servegate/lint/platforms.yaml).",
 )
+@click.option(
+    "--node-taint",
+    "node_taints",
+    multiple=True,
+    metavar="TAINT",
+    help="A taint your accelerator nodes carry (KEY[=VALUE]:EFFECT, e.g. "
+    "nvidia.com/gpu:NoSchedule), repeatable; GPU pods must tolerate it (SG103).",
+)
+@click.option(
+    "--advice",
+    is_flag=True,
+    help="Also run the advice rules: best practices whose absence breaks nothing by itself "
+    "(marked 'advice' in --list-rules).",
+)
 @click.option("--list-rules", is_flag=True, help="Print the rule catalogue and exit.")
 @click.option(
     "-o",
@@ -82,6 +96,8 @@ def lint(
     fail_on: str,
     disable: tuple[str, ...],
     platform: str,
+    node_taints: tuple[str, ...],
+    advice: bool,
     list_rules: bool,
     output: IO[str],
 ) -> None:
@@ -100,8 +116,13 @@ def lint(
     if not paths:
         raise click.UsageError("give at least one PATH (a file, a directory or -)")
     disabled = _disabled(disable)
-    with platforms.selected(platform):
-        result = lint_paths(paths, disable=disabled)
+    for taint in node_taints:
+        try:
+            platforms.parse_taint(taint)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--node-taint") from None
+    with platforms.selected(platform, node_taints):
+        result = lint_paths(paths, disable=disabled, advice=advice)
     for error in result.errors:
         click.echo(f"servegate lint: {error}", err=True)
     if result.objects == 0 and result.errors:

@@ -32,8 +32,10 @@ def lint_sets(
     sets: Iterable[ObjectSet],
     disable: Iterable[str] = (),
     registry: Registry = REGISTRY,
+    advice: bool = False,
 ) -> LintResult:
-    """Findings of every enabled rule on every set, sorted by file and line."""
+    """Findings of every enabled rule on every set, sorted by file and line; advice rules
+    only with ``advice``."""
     disabled = {d.upper() for d in disable}
     result = LintResult()
     for object_set in sets:
@@ -41,7 +43,7 @@ def lint_sets(
         unit = "" if object_set.label == "files" else object_set.label
         result.objects += len(object_set.objects)
         for rule in registry:
-            if rule.id in disabled:
+            if rule.id in disabled or (rule.advice and not advice):
                 continue
             try:
                 hits = list(rule.check(object_set.objects))
@@ -78,10 +80,13 @@ def lint_sets(
 
 
 def lint_paths(
-    paths: Iterable[str], disable: Iterable[str] = (), stdin_text: str | None = None
+    paths: Iterable[str],
+    disable: Iterable[str] = (),
+    stdin_text: str | None = None,
+    advice: bool = False,
 ) -> LintResult:
     """Load PATHs and lint them; input problems land in ``errors``, never raise."""
     loaded: LoadResult = load_paths(paths, stdin_text=stdin_text)
-    result = lint_sets(loaded.sets, disable)
+    result = lint_sets(loaded.sets, disable, advice=advice)
     result.errors[:0] = loaded.errors
     return result

@@ -132,6 +132,9 @@ class Rule:
     fix: str
     check: Check = field(compare=False, repr=False)
     help_uri: str = ""
+    # Advice rules report a best practice whose absence breaks nothing by itself (a missing
+    # disruption budget, no hang detection); they run only when asked for (--advice).
+    advice: bool = False
 
 
 class Registry:
@@ -146,14 +149,14 @@ class Registry:
         self._rules[rule.id] = rule
 
     def rule(
-        self, id: str, name: str, severity: Severity, help_uri: str = ""
+        self, id: str, name: str, severity: Severity, help_uri: str = "", *, advice: bool = False
     ) -> Callable[[Check], Check]:
         """Decorator form of :meth:`add`; the check's docstring is the rule's text (see
         :func:`rule_text`)."""
 
         def wrap(check: Check) -> Check:
             summary, rationale, fix = rule_text(check)
-            self.add(Rule(id, name, severity, summary, rationale, fix, check, help_uri))
+            self.add(Rule(id, name, severity, summary, rationale, fix, check, help_uri, advice))
             return check
 
         return wrap

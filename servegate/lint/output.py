@@ -67,13 +67,18 @@ def render_table(result: LintResult, out: IO[str], registry: Registry = REGISTRY
     console.print(f"{result.objects} object(s) linted: {text}{extra}", highlight=False)
 
 
+def rule_level(rule: Rule) -> str:
+    """A rule's severity, marked when it runs only with --advice."""
+    return f"{rule.severity.label} (advice)" if rule.advice else rule.severity.label
+
+
 def render_rules_table(rules: Iterable[Rule], out: IO[str]) -> None:
     console = Console(file=out, width=max(120, Console(file=out).width))
     table = Table(show_lines=True, expand=True)
     for column in ("ID", "Name", "Severity", "What", "Fix"):
         table.add_column(column, no_wrap=column in ("ID", "Severity"))
     for r in rules:
-        table.add_row(r.id, r.name, r.severity.label, r.summary, r.fix)
+        table.add_row(r.id, r.name, rule_level(r), r.summary, r.fix)
     console.print(table)
 
 
@@ -105,11 +110,12 @@ def to_json(result: LintResult, registry: Registry = REGISTRY) -> dict[str, Any]
     }
 
 
-def rule_to_json(rule: Rule) -> dict[str, str]:
+def rule_to_json(rule: Rule) -> dict[str, str | bool]:
     return {
         "id": rule.id,
         "name": rule.name,
         "severity": rule.severity.label,
+        "advice": rule.advice,
         "summary": rule.summary,
         "rationale": rule.rationale,
         "fix": rule.fix,
@@ -227,7 +233,7 @@ def rules_markdown(rules: Iterable[Rule]) -> str:
     for r in rules:
         why = _cell(r.rationale) + (f" ([ref]({r.help_uri}))" if r.help_uri else "")
         lines.append(
-            f"| {r.id} | `{r.name}` | {r.severity.label} | {_cell(r.summary)} | {why} | "
+            f"| {r.id} | `{r.name}` | {rule_level(r)} | {_cell(r.summary)} | {why} | "
             f"{_cell(r.fix)} |"
         )
     return "\n".join(lines) + "\n"

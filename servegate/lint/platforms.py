@@ -9,6 +9,7 @@ platform for a run with :func:`selected`; rules ask :func:`active`.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import functools
 import importlib.resources
 import re
@@ -20,6 +21,7 @@ from typing import Any
 import yaml
 
 DEFAULT = "generic"
+SELECT = ("always", "memory", "never")
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,9 @@ class Accelerator:
     name: str
     prefix: bool
     units: int  # most parallel workers per device
-    tainted: bool  # its nodes usually carry a taint pods must tolerate
-    select: bool  # pods should select the node model (clusters mix them)
+    tainted: bool  # its nodes carry a platform's device-neutral taints (sku=gpu)
+    select: str  # always, memory (when the weights outgrow smallest_gb) or never
+    smallest_gb: float | None = None
 
     def matches(self, resource: str) -> bool:
         return resource.startswith(self.name) if self.prefix else resource == self.name
@@ -53,7 +56,10 @@ class Knowledge:
     """The whole data file, parsed."""
 
     accelerators: tuple[Accelerator, ...]
+    usable_memory_fraction: float
+    model_sizes: tuple[tuple[str, float], ...]  # (lower-case name prefix, GB of weights)
     words: re.Pattern[str]
+    fabric: re.Pattern[str]
     node_labels: frozenset[str]
     node_label_prefixes: tuple[str, ...]
     node_label_suffixes: tuple[str, ...]
@@ -68,6 +74,11 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _word_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    """A word counts at the start of a token: "g5-gpu-pool", not "output"."""
+    return re.compile("(?<![a-z])(?:" + "|".join(re.escape(w) for w in words) + ")", re.IGNORECASE)
+
+
 def parse(data: Any) -> Knowledge:
     """Check and convert the parsed YAML (a ValueError names the bad entry)."""
     if not isinstance(data, dict):
@@ -77,17 +88,35 @@ def parse(data: Any) -> Knowledge:
         item = entry if isinstance(entry, dict) else {}
         name, prefix = item.get("resource"), item.get("prefix")
         units, tainted, select = item.get("units", 1), item.get("tainted"), item.get("select")
+        smallest = item.get("smallest_gb")
         if (
             not isinstance(name or prefix, str)
             or not isinstance(units, int)
             or units < 1
             or not isinstance(tainted, bool)
-            or not isinstance(select, bool)
+            or select not in SELECT
+            or (select == "memory") != isinstance(smallest, int | float)
         ):
             raise ValueError(f"platforms.yaml: bad accelerator entry {entry!r}")
         accelerators.append(
-            Accelerator(str(name or prefix), prefix is not None, units, tainted, select)
+            Accelerator(
+                str(name or prefix),
+                prefix is not None,
+                units,
+                tainted,
+                str(select),
+                float(smallest) if isinstance(smallest, int | float) else None,
+            )
         )
+    sizes: list[tuple[str, float]] = []
+    for entry in data.get("model_sizes") or []:
+        item = entry if isinstance(entry, dict) else {}
+        if not isinstance(item.get("name"), str) or not isinstance(item.get("gb"), int | float):
+            raise ValueError(f"platforms.yaml: bad model_sizes entry {entry!r}")
+        sizes.append((item["name"].lower(), float(item["gb"])))
+    usable = data.get("usable_memory_fraction")
+    if not isinstance(usable, float) or not 0 < usable <= 1:
+        raise ValueError("platforms.yaml: usable_memory_fraction must be a number in (0, 1]")
     words = _strings(data.get("accelerator_words"), "accelerator_words")
     platforms: dict[str, Platform] = {}
     for name, item in (data.get("platforms") or {}).items():
@@ -107,10 +136,10 @@ def parse(data: Any) -> Knowledge:
         raise ValueError(f"platforms.yaml: the {DEFAULT!r} platform is missing")
     return Knowledge(
         accelerators=tuple(accelerators),
-        # A word counts at the start of a token: "g5-gpu-pool", not "output".
-        words=re.compile(
-            "(?<![a-z])(?:" + "|".join(re.escape(w) for w in words) + ")", re.IGNORECASE
-        ),
+        usable_memory_fraction=usable,
+        model_sizes=tuple(sizes),
+        words=_word_pattern(words),
+        fabric=_word_pattern(_strings(data.get("fabric_words"), "fabric_words")),
         node_labels=frozenset(_strings(data.get("node_labels"), "node_labels")).union(
             *(p.node_labels for p in platforms.values())
         ),
@@ -136,24 +165,44 @@ def names() -> list[str]:
     return [DEFAULT, *rest]
 
 
-_ACTIVE: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "servegate_lint_platform", default=DEFAULT
+_ACTIVE: contextvars.ContextVar[Platform | None] = contextvars.ContextVar(
+    "servegate_lint_platform", default=None
+)
+_TAINT = re.compile(
+    r"([A-Za-z0-9./_-]+)(?:=([A-Za-z0-9._-]*))?:(NoSchedule|PreferNoSchedule|NoExecute)"
 )
 
 
 def active() -> Platform:
     """The platform selected for this run (``generic`` unless :func:`selected` says else)."""
-    return knowledge().platforms[_ACTIVE.get()]
+    return _ACTIVE.get() or knowledge().platforms[DEFAULT]
+
+
+def parse_taint(text: str) -> tuple[str, str | None, str]:
+    """(key, value or None, effect) of ``KEY[=VALUE]:EFFECT``; ValueError names the format."""
+    match = _TAINT.fullmatch(text.strip())
+    if not match:
+        raise ValueError(
+            f"bad taint {text!r} (use KEY[=VALUE]:EFFECT, e.g. nvidia.com/gpu:NoSchedule)"
+        )
+    return match.group(1), match.group(2), match.group(3)
 
 
 @contextmanager
-def selected(name: str) -> Iterator[Platform]:
-    """Lint with ``name`` as the platform inside the ``with`` block."""
+def selected(name: str, node_taints: Iterable[str] = ()) -> Iterator[Platform]:
+    """Lint with ``name`` as the platform inside the ``with`` block; ``node_taints`` are taints
+    the cluster's accelerator nodes carry besides the platform's own."""
     if name not in knowledge().platforms:
         raise ValueError(f"unknown platform {name!r} (use {', '.join(names())})")
-    token = _ACTIVE.set(name)
+    platform = knowledge().platforms[name]
+    extra = tuple(t.strip() for t in node_taints if t.strip() not in platform.taints)
+    for taint in extra:
+        parse_taint(taint)
+    if extra:
+        platform = dataclasses.replace(platform, taints=(*platform.taints, *extra))
+    token = _ACTIVE.set(platform)
     try:
-        yield knowledge().platforms[name]
+        yield platform
     finally:
         _ACTIVE.reset(token)
 
@@ -176,16 +225,48 @@ def is_accelerator(resource: str) -> bool:
     return accelerator(resource) is not None
 
 
-def needs_node_selection(resource: str) -> bool:
-    """Pods requesting ``resource`` should pick the node model (NVIDIA, TPU, Neuron)."""
+def selection(resource: str) -> str:
+    """Whether pods requesting ``resource`` must pick the node model: always, memory (when
+    their weights outgrow the smallest device) or never (not an accelerator, too)."""
     entry = accelerator(resource)
-    return entry.select if entry else False
+    return entry.select if entry else "never"
 
 
-def usually_tainted(resource: str) -> bool:
-    """Nodes offering ``resource`` usually carry a taint (NVIDIA, TPU, Neuron; not AMD)."""
+def smallest_usable_gb(resource: str) -> float | None:
+    """GB of weights the smallest common device of ``resource`` holds with room for the KV
+    cache; None when the resource is not sized that way."""
     entry = accelerator(resource)
-    return entry.tainted if entry else False
+    if entry is None or entry.smallest_gb is None:
+        return None
+    return entry.smallest_gb * knowledge().usable_memory_fraction
+
+
+def published_model_gb(name: str) -> float | None:
+    """GB of weights of a model listed in model_sizes (its name carries no count)."""
+    last = name.rsplit("/", 1)[-1].lower()
+    return next((gb for prefix, gb in knowledge().model_sizes if last.startswith(prefix)), None)
+
+
+def taints_for(resources: Iterable[str], node_keys: Iterable[str] = ()) -> list[str]:
+    """The taints that nodes offering one of ``resources`` carry on the selected platform (and
+    on the platforms the node labels ``node_keys`` imply): a taint keyed by an accelerator
+    resource applies to that vendor's devices (nvidia.com/gpu to MIG and shared GPUs too), any
+    other key (AKS's sku=gpu) to the devices whose nodes are tainted by pool."""
+    names = [r for r in resources if is_accelerator(r)]
+    taints = list(active().taints)
+    for name in sorted(implied(node_keys)):
+        taints += [t for t in knowledge().platforms[name].taints if t not in taints]
+    out = []
+    for taint in taints:
+        key = parse_taint(taint)[0]
+        if is_accelerator(key):
+            vendor = key.split("/", 1)[0]
+            applies = any(r.split("/", 1)[0] == vendor for r in names)
+        else:
+            applies = any(entry.tainted for r in names if (entry := accelerator(r)))
+        if applies:
+            out.append(taint)
+    return out
 
 
 def names_accelerators(text: str) -> bool:
@@ -203,6 +284,12 @@ def selects_accelerator_nodes(key: str, values: Iterable[str] = ()) -> bool:
         or names_accelerators(key)
         or any(names_accelerators(v) for v in values)
     )
+
+
+def names_fabric(resource: str) -> bool:
+    """An extended resource for an RDMA/InfiniBand/EFA fabric (only large accelerator nodes
+    offer one)."""
+    return not is_accelerator(resource) and bool(knowledge().fabric.search(resource))
 
 
 def implied(node_keys: Iterable[str]) -> set[str]:

@@ -385,13 +385,14 @@ def model_name(container: Mapping[str, Any]) -> str | None:
 def model_gigabytes(name: str) -> float | None:
     """Weight size of a model from the parameter count in its name (Llama-3.1-70B, 8x7B,
     Qwen3-235B-A22B: the largest count), at 2 bytes a parameter, 1 for 8-bit and 0.5 for 4-bit
-    quantisations named in it; None when the name gives no count."""
+    quantisations named in it; for names without a count, the published size listed in
+    platforms.yaml; None when neither gives it."""
     counts = [
         float(total) * (int(experts) if experts else 1)
         for experts, total in _PARAMETERS.findall(name.rsplit("/", 1)[-1])
     ]
     if not counts:
-        return None
+        return platforms.published_model_gb(name)
     per_parameter = 0.5 if _BITS_4.search(name) else 1.0 if _BITS_8.search(name) else 2.0
     return max(counts) * per_parameter
 
@@ -441,6 +442,28 @@ def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> 
         ):
             return False
     return True
+
+
+# StatefulSet pods get these labels from the controller besides the template's (the pod index
+# label since Kubernetes 1.28, PodIndexLabel); a Service may select one replica with them.
+_STATEFULSET_POD_INDEX = "apps.kubernetes.io/pod-index"
+_STATEFULSET_POD_NAME = "statefulset.kubernetes.io/pod-name"
+_MAX_INDEXED_PODS = 1024
+
+
+def pod_labels(template: PodTemplate) -> Iterator[dict[str, str]]:
+    """The labels of the pods a template makes: its own, plus the per-pod labels a StatefulSet's
+    controller adds (index and pod name of each replica)."""
+    if template.obj.kind != "StatefulSet" or template.role:
+        yield template.labels
+        return
+    count = template.replicas if template.replicas is not None else 1
+    for index in range(min(max(count, 0), _MAX_INDEXED_PODS)):
+        yield {
+            **template.labels,
+            _STATEFULSET_POD_INDEX: str(index),
+            _STATEFULSET_POD_NAME: f"{template.obj.name}-{index}",
+        }
 
 
 def same_namespace(a: K8sObject, b: K8sObject) -> bool:

@@ -22,6 +22,8 @@ from servegate.lint.workloads import (
     get,
     is_extended_resource,
     is_gpu_resource,
+    model_gigabytes,
+    model_name,
     parallel_slots,
     parse_quantity,
     pod_templates,
@@ -138,42 +140,141 @@ def _node_keys(spec: dict[str, Any]) -> set[str]:
     return {key for key, _ in _node_selection(spec)}
 
 
-def _selects_accelerator_nodes(spec: dict[str, Any]) -> bool:
+def _selects_accelerator_nodes(template: PodTemplate) -> bool:
+    """The pod names its nodes, selects accelerator node labels, or requests a fabric resource
+    (RDMA, EFA) that only large accelerator nodes offer."""
+    spec = template.spec
     if spec.get("nodeName"):
         return True
+    for _, container in template.containers():
+        requests, limits = resources(container)
+        if any(platforms.names_fabric(str(name)) for name in {*requests, *limits}):
+            return True
     return any(
         key == "metadata.name" or platforms.selects_accelerator_nodes(key, values)
         for key, values in _node_selection(spec)
     )
 
 
+def _model_of(template: PodTemplate, container: Mapping[str, Any]) -> str | None:
+    """The model a server container loads: from its command line, or the operator's field."""
+    name = model_name(container)
+    if name is None and template.obj.kind == "LLMInferenceService":
+        uri = get(template.obj.doc, "spec", "model", "uri")
+        name = uri.split("://", 1)[-1] if isinstance(uri, str) else None
+    return name
+
+
+def _weights_per_device(template: PodTemplate) -> tuple[str, float, int] | None:
+    """(model, GB of weights, ranks) of the template's largest per-device load, from the model
+    name's parameter count over tensor x pipeline parallel ranks; None when no container names
+    a model with a count. Workers that only join a group (LeaderWorkerSet, Ray worker groups)
+    carry the load their leader or head names."""
+    own = _named_load(template)
+    if own is not None or not template.role:
+        return own
+    loads = [load for t in pod_templates(template.obj) if (load := _named_load(t))]
+    return max(loads, key=lambda load: load[1] / load[2], default=None)
+
+
+def _named_load(template: PodTemplate) -> tuple[str, float, int] | None:
+    best: tuple[str, float, int] | None = None
+    for _, container in template.containers():
+        if not accelerators(container):
+            continue
+        model = _model_of(template, container)
+        size = model_gigabytes(model) if model else None
+        if model is None or size is None:
+            continue
+        if template.obj.kind == "LLMInferenceService":
+            tp, pp = _llmisvc_need(template)
+            ranks = tp * pp
+        else:
+            group = template.group_size if template.obj.kind == "LeaderWorkerSet" else None
+            ranks = parallel_plan(container, {"LWS_GROUP_SIZE": str(group)} if group else {}).size
+        ranks = max(ranks, 1)
+        if best is None or size / ranks > best[1] / best[2]:
+            best = (model, size, ranks)
+    return best
+
+
 @REGISTRY.rule("SG102", "gpu-node-selection", Severity.WARNING, K8S_GPU_DOC)
 def gpu_node_selection(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """A GPU, TPU or Neuron pod that does not say which accelerator nodes it needs (nodeSelector or
-    required affinity).
+    """An accelerator pod free to land on devices that cannot serve it: a TPU or Neuron pod that
+    selects no accelerator type, or a GPU pod whose model's weights per GPU outgrow the smallest
+    GPU in common use (24 GB) and that selects no GPU model.
 
-    Clusters mix GPU models; a model sized for an 80 GB GPU loads and then fails (or runs out of KV
-    cache) on a smaller one. GPU Feature Discovery labels nodes with nvidia.com/gpu.present and
-    nvidia.com/gpu.product, and each cloud labels its accelerator node pools (GKE
-    cloud.google.com/gke-accelerator, EKS/Karpenter node pools and instance types, AKS agent
-    pools), so pods can require the right hardware (Kubernetes docs 'Schedule GPUs: clusters
-    containing different types of GPUs'); GKE requires TPU pods to select the TPU type and
-    topology. The labels recognised are listed in servegate/lint/platforms.yaml.
+    Clusters mix GPU models; a model sized for an 80 GB GPU loads and then fails on a 24 GB L4 or
+    A10G (vLLM stops with no memory left for the KV cache). The weights per GPU are the parameter
+    count in the model's name at its precision, over tensor x pipeline parallel ranks, against 90 %
+    of the device (vLLM's default --gpu-memory-utilization). GKE requires TPU pods to select the
+    TPU type and topology, and Neuron models are compiled for one target. GPU Feature Discovery
+    labels nodes with nvidia.com/gpu.product and nvidia.com/gpu.memory, and each cloud labels its
+    accelerator pools (Kubernetes docs 'Schedule GPUs: clusters containing different types of
+    GPUs'); the labels and sizes recognised are in servegate/lint/platforms.yaml.
 
-    Fix: Add nodeSelector nvidia.com/gpu.present: 'true', or a required nodeAffinity on
-    nvidia.com/gpu.product, or your platform's accelerator or node-pool label.
+    Fix: Require the GPU model or memory (nodeAffinity on nvidia.com/gpu.product or
+    nvidia.com/gpu.memory, or your platform's accelerator or node-pool label), or shard the
+    model over more GPUs.
     """
     for template in _gpu_templates(objects):
-        if not any(platforms.needs_node_selection(n) for n in _accelerator_names(template)):
-            continue  # AMD, Intel, Gaudi pools are rarely mixed
-        if not _selects_accelerator_nodes(template.spec):
-            what = _devices(template)
-            nodes = "GPU" if what == "GPUs" else "accelerator"
+        if _selects_accelerator_nodes(template):
+            continue
+        names = _accelerator_names(template)
+        always = sorted(n for n in names if platforms.selection(n) == "always")
+        if always:
             yield Hit(
                 template.obj,
-                f"{template.role or 'pod'} requests {what} but is not constrained to {nodes} nodes",
+                f"{template.role or 'pod'} requests {'/'.join(always)} but selects no "
+                "accelerator type or topology",
                 template.path,
             )
+            continue
+        sized = [g for n in names if (g := platforms.smallest_usable_gb(n)) is not None]
+        load = _weights_per_device(template) if sized else None
+        if load is None:
+            continue  # no model size to judge by: --advice reports the missing selection
+        model, size, ranks = load
+        limit = min(sized)
+        if size / ranks > limit:
+            over = f" over {ranks} GPUs" if ranks > 1 else ""
+            smallest = round(limit / platforms.knowledge().usable_memory_fraction)
+            yield Hit(
+                template.obj,
+                f"{model}: about {size / ranks:.0f} GB of weights per GPU ({size:.0f} GB{over}) "
+                f"but no GPU model is selected, so it can land on a {smallest} GB GPU and fail "
+                "to load",
+                template.path,
+            )
+
+
+@REGISTRY.rule("SG109", "gpu-model-unpinned", Severity.INFO, K8S_GPU_DOC, advice=True)
+def gpu_model_unpinned(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    """A GPU, TPU or Neuron pod that does not say which accelerator nodes it needs (nodeSelector or
+    required affinity), where SG102 has no evidence that it cannot run on any of them.
+
+    A pod that only requests nvidia.com/gpu runs on whatever GPU the scheduler finds; on a cluster
+    that mixes GPU models its latency and cost change with the node it lands on, and a model whose
+    size SG102 cannot read from its name may not fit (Kubernetes docs 'Schedule GPUs').
+
+    Fix: Add nodeSelector nvidia.com/gpu.product (or nvidia.com/gpu.present: 'true'), or your
+    platform's accelerator or node-pool label.
+    """
+    flagged = {(h.obj.file, h.obj.ref, h.path) for h in gpu_node_selection(objects)}
+    for template in _gpu_templates(objects):
+        if not any(platforms.selection(n) != "never" for n in _accelerator_names(template)):
+            continue  # AMD, Intel, Gaudi pools are rarely mixed; MIG names its size
+        if _selects_accelerator_nodes(template):
+            continue
+        if (template.obj.file, template.obj.ref, template.path) in flagged:
+            continue
+        what = _devices(template)
+        nodes = "GPU" if what == "GPUs" else "accelerator"
+        yield Hit(
+            template.obj,
+            f"{template.role or 'pod'} requests {what} but selects no {nodes} model",
+            template.path,
+        )
 
 
 @REGISTRY.rule(
@@ -183,39 +284,41 @@ def gpu_node_selection(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     "https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/",
 )
 def gpu_toleration(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """A GPU, TPU or Neuron pod that tolerates none of the taints accelerator nodes usually carry,
-    on a platform that does not add the toleration itself.
+    """An accelerator pod that tolerates none of the taints its nodes carry on the selected
+    platform (or the taints named with --node-taint), where the platform does not add the
+    toleration itself.
 
-    Accelerator node pools are tainted (nvidia.com/gpu:NoSchedule in the GPU Operator's and EKS's
-    recommended setups, aws.amazon.com/neuron on Neuron pools, sku=gpu:NoSchedule on AKS) so that
-    ordinary pods stay off expensive nodes; a pod without the toleration stays Pending unless an
-    admission plugin adds it, as GKE's ExtendedResourceToleration does for pods requesting
-    nvidia.com/gpu or google.com/tpu (Kubernetes docs 'Taints and Tolerations: example use cases').
-    A toleration of any accelerator taint, or of a dedicated pool's own taint, counts; taints and
-    platforms are listed in servegate/lint/platforms.yaml (select yours with --platform).
+    Accelerator pools are tainted by cluster policy so that ordinary pods stay off expensive nodes:
+    EKS's guides taint NVIDIA and Neuron node groups, AKS's GPU pools are created with
+    sku=gpu:NoSchedule; a pod without the toleration stays Pending unless an admission plugin adds
+    it, as GKE's ExtendedResourceToleration does for pods requesting nvidia.com/gpu or
+    google.com/tpu (Kubernetes docs 'Taints and Tolerations: example use cases'). Upstream
+    Kubernetes taints no node, so with the generic platform only --node-taint taints are asked
+    for. A toleration of any accelerator taint, or of a dedicated pool's own taint, counts; taints
+    and platforms are listed in servegate/lint/platforms.yaml.
 
     Fix: Add tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}] (on AKS:
-    key sku, value gpu), or lint with --platform gke when GKE adds it.
+    key sku, value gpu), matching the taints of your accelerator nodes.
     """
-    platform = platforms.active()
     for template in _gpu_templates(objects):
         names = _accelerator_names(template)
-        if not any(platforms.usually_tainted(n) for n in names):
-            continue  # AMD, Intel and Gaudi nodes are not tainted by their operators
+        node_keys = _node_keys(template.spec)
+        taints = platforms.taints_for(names, node_keys)
+        if not taints:
+            continue
         tolerations = as_list(template.spec.get("tolerations"))
         if any(
             isinstance(t, dict) and platforms.tolerates_accelerator_taint(t) for t in tolerations
         ):
             continue
-        if platforms.adds_toleration(names, _node_keys(template.spec)):
+        if platforms.adds_toleration(names, node_keys):
             continue
         what = _devices(template)
-        message = (
-            f"requests {what} but has no toleration for {'GPU' if what == 'GPUs' else what} taints"
+        yield Hit(
+            template.obj,
+            f"requests {what} but tolerates none of its nodes' taints ({', '.join(taints)})",
+            template.path,
         )
-        if platform.name != platforms.DEFAULT:
-            message += f" ({platform.name} accelerator nodes carry {', '.join(platform.taints)})"
-        yield Hit(template.obj, message, template.path)
 
 
 @REGISTRY.rule(
@@ -311,6 +414,15 @@ def parallel_plan(container: Mapping[str, Any], extra: Mapping[str, str] | None 
     )
     ray = ray or any(marker in w for w in words for marker in _RAY_WORDS)
     return Parallel(sizes["tp"], sizes["pp"], ray, sizes["nodes"])
+
+
+def ranks_of_one_server(template: PodTemplate) -> bool:
+    """The template's pods are the ranks of one server spread over pods (SGLang or vLLM
+    --nnodes in a StatefulSet): rank 0 alone serves HTTP, and losing any rank stops the server.
+    LeaderWorkerSets say so by their leader and worker templates instead."""
+    if template.obj.kind == "LeaderWorkerSet":
+        return False
+    return any(parallel_plan(c).nodes != 1 for _, c in template.containers())
 
 
 def parallelism(container: dict[str, Any]) -> tuple[int, int, bool]:

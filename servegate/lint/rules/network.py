@@ -16,6 +16,7 @@ from servegate.lint.workloads import (
     as_list,
     get,
     of_kind,
+    pod_labels,
     same_namespace,
     selector_matches,
     serves_models,
@@ -85,7 +86,8 @@ def _selected_templates(service: K8sObject, objects: Sequence[K8sObject]) -> lis
     return [
         t
         for t in all_templates(objects)
-        if same_namespace(service, t.obj) and selector_matches({"matchLabels": selector}, t.labels)
+        if same_namespace(service, t.obj)
+        and any(selector_matches({"matchLabels": selector}, labels) for labels in pod_labels(t))
     ]
 
 

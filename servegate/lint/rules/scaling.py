@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import promql_parser
+
 from servegate.lint.model import REGISTRY, Hit, K8sObject, Path_, Severity
+from servegate.lint.rules.gpu import ranks_of_one_server
 from servegate.lint.workloads import (
     CONTROLLER_PROBED_KINDS,
     PodTemplate,
@@ -83,7 +85,9 @@ def pod_templates_exist(obj: K8sObject) -> bool:
 
 @REGISTRY.rule("SG301", "scale-target-not-found", Severity.WARNING, HPA_DOC)
 def target_not_found(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """An HPA, VPA or KEDA ScaledObject whose target is not among the linted objects.
+    """An HPA, VPA or KEDA ScaledObject whose target is not among the linted objects, where those
+    objects define workloads in its namespace (an autoscaler linted without any workload is taken
+    to scale one made elsewhere, such as by a Helm chart).
 
     An autoscaler whose target does not exist does nothing and reports no error that anyone reads;
     the workload then runs at its static replica count under load.
@@ -92,6 +96,8 @@ def target_not_found(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     with its autoscaler, or suppress if the target lives elsewhere).
     """
     for obj, kind, name, path in _targets(objects):
+        if not any(same_namespace(obj, o) and pod_templates_exist(o) for o in objects):
+            continue  # nothing to scale here: the target is defined elsewhere
         if _resolve(obj, objects, kind, name) is None and not _same_named(obj, objects, name):
             yield Hit(obj, f"target {kind}/{name} is not in the linted set", path)
 
@@ -285,13 +291,15 @@ def _min_replicas(template: PodTemplate, objects: Sequence[K8sObject]) -> int:
     return count
 
 
-@REGISTRY.rule("SG307", "model-server-no-pdb", Severity.WARNING, PDB_DOC)
+@REGISTRY.rule("SG307", "model-server-no-pdb", Severity.WARNING, PDB_DOC, advice=True)
 def model_server_pdb(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """A model server running more than one replica with no PodDisruptionBudget covering it.
+    """A model server running more than one replica with no PodDisruptionBudget covering it (the
+    ranks of one server spread over a StatefulSet's pods are not replicas and are not asked).
 
-    Node drains (GPU driver and OS upgrades, cluster-autoscaler scale-down) may evict every replica
-    at once; a model server then needs minutes to come back. A PDB makes voluntary disruptions go
-    one pod at a time (Kubernetes docs 'Disruptions').
+    Node drains (GPU driver and OS upgrades, cluster-autoscaler scale-down) may evict several
+    replicas at once where they share a node or a drain wave; a model server then needs minutes
+    to come back. Nothing fails at deploy time, which is why this is advice. A PDB makes
+    voluntary disruptions go one pod at a time (Kubernetes docs 'Disruptions').
 
     Fix: Add a PodDisruptionBudget with maxUnavailable: 1 selecting the model server's pods.
     """
@@ -300,6 +308,8 @@ def model_server_pdb(objects: Sequence[K8sObject]) -> Iterator[Hit]:
         if template.obj.kind in CONTROLLER_PROBED_KINDS or template.replicas is None:
             continue
         if not serves_models(template) or _min_replicas(template, objects) < 2:
+            continue
+        if ranks_of_one_server(template):
             continue
         covered = any(
             same_namespace(pdb, template.obj)
@@ -346,164 +356,85 @@ def pdb_blocks(objects: Sequence[K8sObject]) -> Iterator[Hit]:
 
 # -- KEDA Prometheus queries -----------------------------------------------------------------
 
-_AGGREGATIONS = {
-    "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar", "quantile", "topk",
-    "bottomk", "limitk", "limit_ratio", "count_values",
-}  # fmt: skip
 _SINGLE_FUNCTIONS = {"scalar", "vector", "time", "pi", "absent", "absent_over_time"}
 # Labels whose grouping keeps one series per pod (or per scraped target).
 _PER_POD_LABELS = {
     "pod", "pod_name", "kubernetes_pod_name", "instance", "container", "container_name",
     "exported_pod",
 }  # fmt: skip
-_BINARY = re.compile(r"==|!=|>=|<=|[-+*/%^<>]|\b(?:and|or|unless)\b")
-_MODIFIERS = re.compile(
-    r"^(?:bool\s+)?(?:(?:on|ignoring)\s*\([^)]*\)\s*)?(?:(?:group_left|group_right)\s*"
-    r"(?:\([^)]*\))?\s*)?"
-)
-_CALL = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\s*")
-_GROUPING = re.compile(r"^(by|without)\s*\(([^)]*)\)\s*")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$|^[+-]?(Inf|NaN)$", re.I)
-_OPEN, _CLOSE = "([{", ")]}"
 
 ONE, UNKNOWN = "one", "unknown"  # else: a reason why the query returns many series
 _NOT_AGGREGATED = "one series per scraped pod or target (no aggregation around the metric)"
 
 
-def _split_top(expr: str) -> list[str] | None:
-    """Operands of the top-level binary operators of ``expr`` (None when it has none)."""
-    parts: list[str] = []
-    depth, start, index, quote = 0, 0, 0, ""
-    while index < len(expr):
-        char = expr[index]
-        if quote:
-            if char == "\\":
-                index += 1
-            elif char == quote:
-                quote = ""
-        elif char in "\"'`":
-            quote = char
-        elif char in _OPEN:
-            depth += 1
-        elif char in _CLOSE:
-            depth -= 1
-        elif depth == 0:
-            match = _BINARY.match(expr, index)
-            before = expr[start:index].strip()
-            exponent = char in "+-" and re.search(r"\d[eE]$", expr[:index])
-            if match and before and not exponent:
-                parts.append(before)
-                index = start = match.end()
-                continue
-        index += 1
-    if not parts:
-        return None
-    parts.append(expr[start:].strip())
-    return parts
-
-
-def _scan(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
-    """(index, character, bracket depth after it) for each character outside quotes."""
-    depth, quote = 0, ""
-    for index in range(start, len(text)):
-        char = text[index]
-        if quote:
-            if char == quote and text[index - 1] != "\\":
-                quote = ""
-            continue
-        if char in "\"'`":
-            quote = char
-            continue
-        if char in _OPEN:
-            depth += 1
-        elif char in _CLOSE:
-            depth -= 1
-        yield index, char, depth
-
-
-def _closing(expr: str, at: int) -> int:
-    """Index of the bracket closing the one at ``at`` (-1 if unbalanced)."""
-    for index, char, depth in _scan(expr, at):
-        if char in _CLOSE and depth == 0:
-            return index
-    return -1
-
-
-def _arguments(inner: str) -> list[str]:
-    args: list[str] = []
-    start = 0
-    for index, char, depth in _scan(inner):
-        if char == "," and depth == 0:
-            args.append(inner[start:index].strip())
-            start = index + 1
-    args.append(inner[start:].strip())
-    return args
-
-
-def query_series(expr: str, ignore: frozenset[str] = frozenset()) -> str:
-    """How many series a PromQL expression returns: ``ONE``, ``UNKNOWN``, or the reason it
-    returns one per pod or target. ``ignore``: grouping labels consumed by an outer function
-    (``le`` inside histogram_quantile)."""
-    expr = expr.strip()
-    while expr.startswith("(") and _closing(expr, 0) == len(expr) - 1:
-        expr = expr[1:-1].strip()
-    if not expr:
+def query_series(query: str) -> str:
+    """How many series a PromQL query returns: ``ONE``, ``UNKNOWN`` (also for a query the
+    parser does not read), or the reason it returns one per pod or target."""
+    try:
+        expr = promql_parser.parse(query)
+    except ValueError:
         return UNKNOWN
-    operands = _split_top(expr)
-    if operands is not None:
+    return _series(expr, frozenset())
+
+
+def _series(expr: promql_parser.Expr, ignore: frozenset[str]) -> str:
+    """:func:`query_series` of a parsed expression; ``ignore``: grouping labels an outer
+    function consumes (``le`` inside histogram_quantile)."""
+    if isinstance(expr, promql_parser.ParenExpr | promql_parser.UnaryExpr):
+        return _series(expr.expr, ignore)
+    if isinstance(expr, promql_parser.SubqueryExpr):
+        return _series(expr.expr, ignore)
+    if isinstance(expr, promql_parser.NumberLiteral):
+        return ONE
+    if isinstance(expr, promql_parser.VectorSelector | promql_parser.MatrixSelector):
+        return _NOT_AGGREGATED
+    if isinstance(expr, promql_parser.BinaryExpr):
         # Scalars aside, the operands all return one series or all one per pod; a mix matches
         # on labels in ways not worth guessing.
-        vectors = [_MODIFIERS.sub("", o) for o in operands if not _NUMBER.match(o)]
-        results = [query_series(o, ignore) for o in vectors]
+        operands = [
+            e for e in (expr.lhs, expr.rhs) if not isinstance(e, promql_parser.NumberLiteral)
+        ]
+        results = [_series(e, ignore) for e in operands]
         if all(r == ONE for r in results):
             return ONE
         many = [r for r in results if r not in (ONE, UNKNOWN)]
         return many[0] if len(many) == len(results) else UNKNOWN
-    if _NUMBER.match(expr):
-        return ONE
-    if expr.startswith("{"):
-        return _NOT_AGGREGATED
-    call = _CALL.match(expr)
-    if call is None:
-        return UNKNOWN
-    name, rest = call.group(1), expr[call.end() :]
-    grouping = _GROUPING.match(rest)
-    if grouping and name in _AGGREGATIONS:
-        rest = rest[grouping.end() :]
-    if not rest.startswith("("):
-        return _NOT_AGGREGATED  # a selector: metric, metric{...}, metric[5m], metric offset 5m
-    end = _closing(rest, 0)
-    if end < 0:
-        return UNKNOWN
-    args, tail = _arguments(rest[1:end]), rest[end + 1 :].strip()
-    if name in _AGGREGATIONS:
-        after = _GROUPING.match(tail)
-        if after:
-            grouping, tail = after, tail[after.end() :].strip()
-        if tail:
-            return UNKNOWN
-        if name in ("topk", "bottomk", "limitk") and args[0] != "1":
-            return f"up to {args[0]} series ({name})"
-        if name == "count_values":
-            return "one series per distinct value (count_values)"
-        if grouping is None:
+    if isinstance(expr, promql_parser.AggregateExpr):
+        return _aggregated(expr, ignore)
+    if isinstance(expr, promql_parser.Call):
+        name = expr.func.name
+        if name in _SINGLE_FUNCTIONS:
             return ONE
-        labels = {label.strip() for label in grouping.group(2).split(",") if label.strip()}
-        labels -= ignore
-        if grouping.group(1) == "without":
-            return UNKNOWN
-        per_pod = sorted(labels & _PER_POD_LABELS)
-        if per_pod:
-            return f"one series per {per_pod[0]} (by ({', '.join(sorted(labels))}))"
-        return ONE if not labels else UNKNOWN
-    if tail and not tail.startswith(("offset", "@", "[")):
-        return UNKNOWN
-    if name in _SINGLE_FUNCTIONS:
+        if name == "histogram_quantile" and len(expr.args) == 2:
+            return _series(expr.args[1], ignore | {"le"})
+        vectors = [
+            a
+            for a in expr.args
+            if not isinstance(a, promql_parser.NumberLiteral | promql_parser.StringLiteral)
+        ]
+        return _series(vectors[0], ignore) if vectors else UNKNOWN
+    return UNKNOWN
+
+
+def _aggregated(expr: promql_parser.AggregateExpr, ignore: frozenset[str]) -> str:
+    name = str(expr.op)
+    param = expr.param
+    if name in ("topk", "bottomk", "limitk"):
+        count = param.val if isinstance(param, promql_parser.NumberLiteral) else None
+        if count != 1:
+            return f"up to {count:g} series ({name})" if count else f"several series ({name})"
+    if name == "count_values":
+        return "one series per distinct value (count_values)"
+    modifier = expr.modifier
+    if modifier is None:
         return ONE
-    if name == "histogram_quantile" and len(args) == 2:
-        return query_series(args[1], ignore | {"le"})
-    vectors = [a for a in args if a and not _NUMBER.match(a) and not a.startswith(('"', "'"))]
-    return query_series(vectors[0], ignore) if vectors else UNKNOWN
+    if modifier.type == promql_parser.AggModifierType.Without:
+        return UNKNOWN
+    labels = set(modifier.labels) - ignore
+    per_pod = sorted(labels & _PER_POD_LABELS)
+    if per_pod:
+        return f"one series per {per_pod[0]} (by ({', '.join(sorted(labels))}))"
+    return ONE if not labels else UNKNOWN
 
 
 @REGISTRY.rule(

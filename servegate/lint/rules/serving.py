@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from servegate.lint.model import REGISTRY, Hit, K8sObject, Path_, Severity
+from servegate.lint.rules.gpu import ranks_of_one_server
 from servegate.lint.workloads import (
     CONTROLLER_PROBED_KINDS,
     PodTemplate,
@@ -36,7 +37,8 @@ def image_unpinned(image: str) -> bool:
     "https://kubernetes.io/docs/concepts/containers/images/#updating-images",
 )
 def unpinned(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """An image with the :latest tag or no tag.
+    """An image with the :latest tag or no tag (unless imagePullPolicy is Never: an image loaded
+    onto the nodes by hand).
 
     A moving tag makes two replicas (or two nights of a benchmark) run different server versions,
     and imagePullPolicy defaults to Always for :latest, so every restart pulls a multi-GB serving
@@ -46,6 +48,8 @@ def unpinned(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     """
     for template, path, container in all_containers(objects, init=True):
         image = container.get("image")
+        if container.get("imagePullPolicy") == "Never":
+            continue  # loaded onto the nodes by hand (kind load): no registry tag to pin
         if isinstance(image, str) and image_unpinned(image):
             yield Hit(template.obj, f"image {image!r} is not pinned", (*path, "image"))
 
@@ -63,16 +67,20 @@ def _model_servers(
 
 def _probes(objects: Sequence[K8sObject], what: str, absent: tuple[str, ...]) -> Iterator[Hit]:
     """A hit for each model-server container that has none of the probes in ``absent``, in pods
-    that receive requests (not Jobs, not LeaderWorkerSet workers)."""
+    that receive requests (not Jobs, not LeaderWorkerSet workers) and whose every pod serves
+    (not the ranks of one server spread over a StatefulSet's pods, where only rank 0 has an
+    HTTP port for a probe)."""
     for template, path, container in _model_servers(objects):
-        if receives_requests(template) and not any(p in container for p in absent):
+        if not receives_requests(template) or ranks_of_one_server(template):
+            continue
+        if not any(p in container for p in absent):
             yield Hit(template.obj, f"model server {container.get('name')!r} {what}", path)
 
 
 @REGISTRY.rule("SG202", "model-server-no-readiness", Severity.WARNING, PROBES_DOC)
 def no_readiness(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """A model-server container without a readinessProbe (Jobs and LeaderWorkerSet workers, which
-    receive no requests, are not asked).
+    """A model-server container without a readinessProbe (Jobs, LeaderWorkerSet workers and the
+    ranks of a server spread over a StatefulSet's pods, which do not all serve, are not asked).
 
     Without readiness the Service routes requests to a pod that is still downloading or loading
     weights; clients get connection errors or 503s during every rollout and scale-up.
@@ -83,13 +91,15 @@ def no_readiness(objects: Sequence[K8sObject]) -> Iterator[Hit]:
     return _probes(objects, "has no readinessProbe", absent=("readinessProbe",))
 
 
-@REGISTRY.rule("SG203", "model-server-no-startup-probe", Severity.WARNING, PROBES_DOC)
+@REGISTRY.rule("SG203", "model-server-no-startup-probe", Severity.WARNING, PROBES_DOC, advice=True)
 def no_startup(objects: Sequence[K8sObject]) -> Iterator[Hit]:
-    """A model-server container with neither a startupProbe nor a livenessProbe (Jobs and
-    LeaderWorkerSet workers, which receive no requests, are not asked).
+    """A model-server container with neither a startupProbe nor a livenessProbe (Jobs,
+    LeaderWorkerSet workers and the ranks of a multi-pod server are not asked).
 
-    Loading a model takes minutes; a startupProbe with a generous failureThreshold covers that
-    window and lets a liveness probe then catch a hung server.
+    Without them a hung server (a wedged CUDA context, a deadlocked scheduler) keeps its pod and
+    is never restarted; nothing fails at deploy time, which is why this is advice. Loading a
+    model takes minutes, so the liveness probe needs a startupProbe with a generous
+    failureThreshold in front of it.
 
     Fix: Add startupProbe: httpGet /health, periodSeconds 10, failureThreshold sized to the longest
     load (e.g. 90 for 15 minutes), then a livenessProbe.

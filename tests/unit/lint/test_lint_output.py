@@ -14,6 +14,7 @@ from servegate.lint import REGISTRY, LintResult, lint_paths
 from servegate.lint.output import (
     findings_markdown,
     render_table,
+    rule_level,
     rules_markdown,
     to_json,
     to_sarif,
@@ -88,3 +89,11 @@ def test_docs_rule_table_is_the_generated_one() -> None:
     match = re.search(r"<!-- rules:start[^>]*-->\n(.*?)<!-- rules:end -->", text, re.DOTALL)
     assert match, "docs/lint.md lost its rules:start/rules:end markers"
     assert match.group(1) == rules_markdown(REGISTRY)
+
+
+def test_readme_rule_table_lists_every_rule_as_registered() -> None:
+    """The README's short catalogue keeps every rule's id, level, name and summary."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if re.match(r"\| SG\d{3} \|", line)]
+    want = [f"| {r.id} | {rule_level(r)} | `{r.name}` | {r.summary} |" for r in REGISTRY]
+    assert rows == want

@@ -17,7 +17,7 @@ from servegate.lint import K8sObject, lint_paths, platforms
 from servegate.lint.engine import lint_sets
 from servegate.lint.loader import ObjectSet
 from servegate.lint.rules.api import defaulted
-from servegate.lint.rules.gpu import Parallel, parallel_plan
+from servegate.lint.rules.gpu import Parallel, gpu_node_selection, parallel_plan
 from servegate.lint.rules.serving import LOAD_BUDGET_SECONDS, liveness_budget
 from servegate.lint.workloads import (
     model_gigabytes,
@@ -29,17 +29,27 @@ from servegate.lint.workloads import (
 CORPUS = Path(__file__).parent / "corpus"
 
 
-def lint_docs(*docs: dict[str, Any], platform: str = "generic") -> list[tuple[str, str]]:
+def lint_docs(
+    *docs: dict[str, Any],
+    platform: str = "generic",
+    taints: tuple[str, ...] = (),
+    advice: bool = False,
+) -> list[tuple[str, str]]:
     """(rule id, message) of every finding on these objects."""
     objects = [K8sObject(doc, "test.yaml") for doc in docs]
-    with platforms.selected(platform):
-        result = lint_sets([ObjectSet("files", objects)])
+    with platforms.selected(platform, taints):
+        result = lint_sets([ObjectSet("files", objects)], advice=advice)
     assert result.errors == []
     return [(f.rule_id, f.message) for f in result.findings]
 
 
-def rules(*docs: dict[str, Any], platform: str = "generic") -> set[str]:
-    return {rule for rule, _ in lint_docs(*docs, platform=platform)}
+def rules(
+    *docs: dict[str, Any],
+    platform: str = "generic",
+    taints: tuple[str, ...] = (),
+    advice: bool = False,
+) -> set[str]:
+    return {rule for rule, _ in lint_docs(*docs, platform=platform, taints=taints, advice=advice)}
 
 
 def deployment(
@@ -173,32 +183,109 @@ def test_tolerations_that_count(toleration: dict[str, Any], counts: bool) -> Non
 # -- SG102 / SG103 ---------------------------------------------------------------------------
 
 
-def test_gpu_pod_warns_only_where_nobody_adds_the_toleration() -> None:
+GPU_TAINT = ("nvidia.com/gpu:NoSchedule",)
+
+
+def model(name: str, tp: int = 1, count: int | None = None) -> dict[str, Any]:
+    """A vLLM container serving ``name`` at tensor-parallel ``tp`` on as many GPUs."""
+    return {"args": [f"--model={name}", f"--tensor-parallel-size={tp}"], **gpus(count or tp)}
+
+
+def test_gpu_pod_toleration_is_asked_only_where_nodes_are_tainted() -> None:
     pod = deployment(gpus(1))
-    assert rules(pod) >= {"SG102", "SG103"}
-    assert "SG103" not in rules(pod, platform="gke")  # ExtendedResourceToleration
-    for name in ("eks", "aks", "openshift"):
+    assert "SG103" not in rules(pod)  # upstream Kubernetes taints no node
+    assert "SG103" in rules(pod, taints=GPU_TAINT)
+    assert "SG103" not in rules(pod, platform="gke", taints=GPU_TAINT)  # GKE adds it
+    assert "SG103" not in rules(pod, platform="openshift")  # not tainted by default
+    for name in ("eks", "aks"):
         assert "SG103" in rules(pod, platform=name)
     aks = dict(lint_docs(pod, platform="aks"))["SG103"]
     assert "sku=gpu:NoSchedule" in aks
+    assert "SG103" not in rules(deployment(gpus(1), PLACED), platform="eks")
+
+
+def test_a_taint_applies_to_its_own_vendor_devices() -> None:
+    neuron = ("aws.amazon.com/neuron:NoSchedule",)
+    assert "SG103" not in rules(deployment(gpus(1)), taints=neuron)
+    assert "SG103" in rules(deployment(gpus(1, "aws.amazon.com/neuron")), taints=neuron)
+    assert "SG103" in rules(deployment(gpus(1, "nvidia.com/mig-1g.10gb")), taints=GPU_TAINT)
+    # A device-neutral pool taint (AKS sku=gpu) applies to devices whose pools are tainted.
+    assert "SG103" not in rules(deployment(gpus(1, "amd.com/gpu")), platform="aks")
 
 
 def test_a_gke_label_implies_gke_even_on_generic() -> None:
     for key in ("cloud.google.com/gke-accelerator", "cloud.google.com/gke-nodepool"):
-        pod = deployment(gpus(1), {"nodeSelector": {key: "x"}})
-        assert not rules(pod) & {"SG102", "SG103"}, key
+        pod = deployment(model("meta-llama/Llama-3.1-70B"), {"nodeSelector": {key: "x"}})
+        assert not rules(pod, taints=GPU_TAINT) & {"SG102", "SG103"}, key
 
 
-def test_tpu_pod_on_gke_needs_no_toleration_but_elsewhere_does() -> None:
+def test_tpu_pod_must_select_its_type_and_on_gke_needs_no_toleration() -> None:
     tpu = gpus(4, "google.com/tpu")
     gke = {"nodeSelector": {"cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice"}}
-    assert not rules(deployment(tpu, gke)) & {"SG102", "SG103"}
-    assert rules(deployment(tpu)) >= {"SG102", "SG103"}
+    taint = ("google.com/tpu=present:NoSchedule",)
+    assert not rules(deployment(tpu, gke), taints=taint) & {"SG102", "SG103"}
+    assert rules(deployment(tpu), taints=taint) >= {"SG102", "SG103"}
 
 
 def test_amd_and_gaudi_pods_are_not_asked_for_node_selection_or_tolerations() -> None:
     for resource in ("amd.com/gpu", "habana.ai/gaudi", "gpu.intel.com/i915"):
-        assert not rules(deployment(gpus(1, resource))) & {"SG102", "SG103"}, resource
+        pod = deployment(gpus(1, resource))
+        assert not rules(pod, taints=GPU_TAINT, advice=True) & {"SG102", "SG103", "SG109"}
+
+
+@pytest.mark.parametrize(
+    ("container", "flagged"),
+    [
+        (model("Qwen/Qwen2.5-7B-Instruct"), False),  # 15 GB fits a 24 GB GPU
+        (model("Qwen/Qwen2.5-32B-Instruct"), True),  # 64 GB on one GPU
+        (model("meta-llama/Llama-3.1-70B-Instruct", tp=4), True),  # 35 GB per GPU
+        (model("meta-llama/Llama-3.1-70B-Instruct", tp=8), False),  # 17.5 GB per GPU
+        (model("meta-llama/Llama-3.1-70B-Instruct-AWQ", tp=2), False),  # 4-bit: 17.5 GB
+        (model("meta-llama/Llama-3.1-70B-Instruct", tp=1, count=8), True),  # TP1 uses one GPU
+        (model("deepseek-ai/DeepSeek-R1", tp=8), True),  # 671 GB published, 84 GB per GPU
+        (model("/models/my-finetune", tp=1), False),  # no size to judge by
+    ],
+)
+def test_sg102_flags_weights_per_gpu_beyond_the_smallest_gpu(
+    container: dict[str, Any], flagged: bool
+) -> None:
+    found = rules(deployment(container), advice=True)
+    assert ("SG102" in found) is flagged
+    assert ("SG109" in found) is not flagged  # the advice rule reports the rest
+
+
+def test_sg102_message_gives_the_arithmetic() -> None:
+    message = dict(lint_docs(deployment(model("Qwen/Qwen2.5-32B-Instruct"))))["SG102"]
+    assert "about 64 GB of weights per GPU" in message and "24 GB GPU" in message
+
+
+def test_a_fabric_request_confines_the_pod_like_a_node_selection() -> None:
+    big = model("meta-llama/Llama-3.1-405B-Instruct", tp=8)
+    for fabric in ("rdma/roce_gdr", "vpc.amazonaws.com/efa", "nvidia.com/hostdev"):
+        container = big | {"resources": {"limits": {"nvidia.com/gpu": 8, fabric: 1}}}
+        assert not rules(deployment(container), advice=True) & {"SG102", "SG109"}, fabric
+    assert "SG102" in rules(deployment(big))
+
+
+def test_lws_workers_carry_the_load_their_leader_names() -> None:
+    leader = {"name": "leader", "image": "vllm/vllm-openai:v0.11.0",
+              "args": ["--model=meta-llama/Llama-3.1-405B-Instruct",
+                       "--tensor-parallel-size=8", "--pipeline-parallel-size=2"],
+              "readinessProbe": {"httpGet": {"path": "/health", "port": 8000}},
+              **gpus(8)}  # fmt: skip
+    worker = {"name": "worker", "image": "vllm/vllm-openai:v0.11.0", **gpus(8)}
+    lws = {
+        "apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet",
+        "metadata": {"name": "big"},
+        "spec": {"replicas": 1, "leaderWorkerTemplate": {
+            "size": 2,
+            "leaderTemplate": {"spec": {"containers": [leader]}},
+            "workerTemplate": {"spec": {"containers": [worker]}}}},
+    }  # fmt: skip
+    hits = list(gpu_node_selection([K8sObject(lws, "test.yaml")]))
+    roles = {hit.path[-2] for hit in hits}
+    assert roles == {"leaderTemplate", "workerTemplate"}, [h.path for h in hits]
+    assert all("51 GB" in hit.message for hit in hits)
 
 
 def test_required_affinity_and_node_name_select_nodes_but_preferences_do_not() -> None:
@@ -208,20 +295,34 @@ def test_required_affinity_and_node_name_select_nodes_but_preferences_do_not() -
         "nodeSelectorTerms": [term]}}}  # fmt: skip
     preferred = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
         {"weight": 1, "preference": term}]}}  # fmt: skip
-    assert "SG102" not in rules(deployment(gpus(1), {"affinity": required}))
-    assert "SG102" not in rules(deployment(gpus(1), {"nodeName": "gpu-node-1"}))
-    assert "SG102" in rules(deployment(gpus(1), {"affinity": preferred}))
+    big = model("Qwen/Qwen2.5-32B-Instruct")
+    assert "SG102" not in rules(deployment(big, {"affinity": required}))
+    assert "SG102" not in rules(deployment(big, {"nodeName": "gpu-node-1"}))
+    assert "SG102" in rules(deployment(big, {"affinity": preferred}))
 
 
-def test_cli_platform_option() -> None:
+def test_cli_platform_taint_and_advice_options() -> None:
     path = str(CORPUS / "SG103-no-gpu-toleration.yaml")
     runner = CliRunner()
-    generic = runner.invoke(cli, ["lint", path, "--format", "json"])
-    gke = runner.invoke(cli, ["lint", path, "--format", "json", "--platform", "gke"])
-    assert [f["rule"] for f in json.loads(generic.stdout)["findings"]] == ["SG103"]
-    assert json.loads(gke.stdout)["findings"] == [] and gke.exit_code == 0
-    bad = runner.invoke(cli, ["lint", path, "--platform", "k3s"])
-    assert bad.exit_code == 2
+
+    def found(*args: str) -> list[str]:
+        result = runner.invoke(cli, ["lint", path, "--format", "json", *args])
+        return [f["rule"] for f in json.loads(result.stdout)["findings"]]
+
+    assert found() == []
+    assert found("--node-taint", "nvidia.com/gpu:NoSchedule") == ["SG103"]
+    assert found("--platform", "eks") == ["SG103"]
+    assert found("--platform", "gke", "--node-taint", "nvidia.com/gpu:NoSchedule") == []
+    advice = str(CORPUS / "SG203-no-startup-probe.yaml")
+    plain = runner.invoke(cli, ["lint", advice, "--format", "json"])
+    asked = runner.invoke(cli, ["lint", advice, "--format", "json", "--advice"])
+    assert "SG203" not in {f["rule"] for f in json.loads(plain.stdout)["findings"]}
+    assert "SG203" in {f["rule"] for f in json.loads(asked.stdout)["findings"]}
+    for bad in (["--platform", "k3s"], ["--node-taint", "nvidia.com/gpu"]):
+        result = runner.invoke(cli, ["lint", path, *bad])
+        assert result.exit_code == 2, bad
+    result = runner.invoke(cli, ["lint", path, "--node-taint", "gpu=yes"])
+    assert "KEY[=VALUE]:EFFECT" in result.output
 
 
 # -- SG105 -----------------------------------------------------------------------------------
@@ -413,7 +514,8 @@ def test_liveness_without_startup_only_below_the_load_budget() -> None:
         ("RedHatAI/Llama-3.1-405B-Instruct-FP8", 405),
         ("Qwen/Qwen2.5-0.5B-Instruct", 1),
         ("facebook/opt-125m", None),
-        ("deepseek-ai/DeepSeek-R1", None),
+        ("deepseek-ai/DeepSeek-R1", 671),  # no count in the name: platforms.yaml model_sizes
+        ("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", 16),  # the count in the name wins
     ],
 )
 def test_model_size_from_its_name(name: str, gigabytes: float | None) -> None:

@@ -38,8 +38,8 @@ spec:
 """
 
 
-def rules(text: str) -> set[str]:
-    result = lint_paths(["-"], stdin_text=text)
+def rules(text: str, advice: bool = False) -> set[str]:
+    result = lint_paths(["-"], stdin_text=text, advice=advice)
     assert result.errors == []
     return {f.rule_id for f in result.findings}
 
@@ -54,12 +54,13 @@ def test_model_server_override_annotation() -> None:
     plain = POD.format(annotations="{}", image="example/app:1")
     assert rules(plain) == set()  # not a model server: no probe rules
     marked = POD.format(annotations='{servegate.dev/model-server: "true"}', image="example/app:1")
-    assert rules(marked) == {"SG202", "SG203"}
+    assert rules(marked) == {"SG202"}
+    assert rules(marked, advice=True) == {"SG202", "SG203"}
     unmarked = POD.format(annotations='{servegate.dev/model-server: "false"}', image="vllm/x:1")
     assert rules(unmarked) == set()
 
 
 def test_ignore_all_annotation_suppresses_and_counts() -> None:
     text = POD.format(annotations='{servegate.dev/lint-ignore: "all"}', image="vllm/x:latest")
-    result = lint_paths(["-"], stdin_text=text)
+    result = lint_paths(["-"], stdin_text=text, advice=True)
     assert result.findings == [] and result.suppressed == 3  # SG201, SG202, SG203
