@@ -14,6 +14,13 @@ REPO = Path(__file__).resolve().parent.parent
 """The checkout's root: the folder that holds ``servegate/``, ``manifests/``, ``suites/``."""
 
 
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/servegate`` (default ``~/.cache/servegate``): builds, images,
+    calibration and parsed schemas that can always be made again."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "servegate"
+
+
 def manifests_root() -> Path:
     env = os.environ.get("SERVEGATE_MANIFESTS")
     return Path(env) if env else REPO / "manifests"

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import orjson
 import yaml
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 from servegate.errors import UserError
-from servegate.paths import manifests_root
+from servegate.paths import cache_root, manifests_root
 
 DEFAULT_K8S_VERSION = "1.37.0"
 _DEFS_URI = "https://kubernetes.io/api/_definitions.json"
@@ -140,6 +143,30 @@ def _crd_schemas(crd: dict[str, Any]) -> dict[GVK, dict[str, Any]]:
     return out
 
 
+def _parsed(path: Path) -> list[Any]:
+    """The YAML documents of a vendored CRD file. Parsing the 5 MB of vendored CRDs is most of
+    what a lint run costs, so the result is kept as JSON in the user cache, keyed by the file's
+    SHA-256 (a changed file is parsed anew; a missing or unreadable cache entry only costs the
+    parse)."""
+    data = path.read_bytes()
+    cached = cache_root() / "crd-json" / f"{hashlib.sha256(data).hexdigest()}.json"
+    try:
+        docs = orjson.loads(cached.read_bytes())
+        if isinstance(docs, list):
+            return docs
+    except (OSError, orjson.JSONDecodeError):
+        pass
+    docs = list(yaml.load_all(data, Loader=_LOADER))
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.part")
+        partial.write_bytes(orjson.dumps(docs))
+        partial.replace(cached)
+    except (OSError, TypeError):
+        pass  # the cache is an optimisation: read-only home, a value JSON cannot hold
+    return docs
+
+
 @functools.cache
 def _vendored(crds_dir: Path) -> dict[GVK, dict[str, Any]]:
     schemas: dict[GVK, dict[str, Any]] = {}
@@ -147,7 +174,7 @@ def _vendored(crds_dir: Path) -> dict[GVK, dict[str, Any]]:
         if f.name in ("SOURCES.yaml", "kustomization.yaml"):
             continue
         try:
-            docs = list(yaml.load_all(f.read_text(), Loader=_LOADER))
+            docs = _parsed(f)
         except (OSError, yaml.YAMLError) as exc:
             raise UserError(f"{f}: cannot read CRD: {str(exc).splitlines()[0]}") from exc
         for doc in docs:

@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError
 from servegate.config.base import StrictModel
 from servegate.errors import ConfigError
 from servegate.metrics.run_meta import read_json
+from servegate.paths import cache_root
 
 FORMAT_VERSION = 1
 
@@ -96,8 +97,7 @@ class Calibration(StrictModel):
 
 
 def default_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "servegate" / "calibration.json"
+    return cache_root() / "calibration.json"
 
 
 def save_calibration(cal: Calibration, path: str | Path | None = None) -> Path:

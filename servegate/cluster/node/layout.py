@@ -8,19 +8,12 @@ unmount and delete. Unix socket paths are limited to 107 bytes, hence the short 
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from servegate.errors import ConfigError
+from servegate.paths import cache_root as cache_root  # node modules import it from here
 from servegate.procs import ProcessTable
-
-
-def cache_root() -> Path:
-    """``$XDG_CACHE_HOME/servegate`` (default ``~/.cache/servegate``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "servegate"
-
 
 CNI_BIN_DIR = Path("/usr/lib/cni")
 """Debian's containernetworking-plugins install directory."""
