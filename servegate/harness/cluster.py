@@ -17,6 +17,7 @@ from typing import Any
 from servegate.errors import UserError
 from servegate.harness.deploy import Deployed
 from servegate.k8s.client import Cluster
+from servegate.k8s.confine import Confinement
 from servegate.k8s.nodes import real_node_selector
 from servegate.k8s.scope import RunScope
 
@@ -30,6 +31,8 @@ class ClusterHandle:
     routes_to_services: bool  # the host reaches ClusterIPs directly (the local cluster)
     scope: RunScope
     cluster_name: str = "local"  # the local cluster's name (its state directory)
+    # On a cluster servegate did not make: what deployed units may claim (None: servegate's own).
+    confinement: Confinement | None = None
 
 
 DeployUnit = Callable[..., contextlib.AbstractContextManager[Deployed]]

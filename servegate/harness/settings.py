@@ -21,3 +21,14 @@ class Settings:
     fleet: Path | None = None
     overlay: str = "sim"
     keep_cluster: bool = False
+    # On a cluster servegate did not make (shared with other teams): what a run may claim.
+    allow_preemption: bool = False
+    ingress_host: str | None = None
+    tls_issuer: str | None = None
+    # A skipped check of a required capability fails the run instead (nightly gates, CI).
+    strict: bool = False
+
+    @property
+    def shared(self) -> bool:
+        """The cluster is not servegate's own: other teams' workloads may run on it."""
+        return self.cluster in ("existing", "kind")

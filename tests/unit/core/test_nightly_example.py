@@ -32,3 +32,16 @@ def test_pytest_options_in_the_workflow_are_registered(pytestconfig: pytest.Conf
     assert {"--kubeconfig", "--context", "--junitxml"} <= opts
     for opt in sorted(opts):
         pytestconfig.getoption(opt)  # ValueError for an option nobody registered
+
+
+def test_secrets_reach_steps_as_environment_never_as_script_text() -> None:
+    doc = yaml.safe_load(WORKFLOW.read_text())
+    steps = doc["jobs"]["servegate"]["steps"]
+    assert all("secrets." not in str(s.get("run", "")) for s in steps)
+    uses_secret = [s for s in steps if "secrets." in str(s.get("env", ""))]
+    assert uses_secret, "the kubeconfig secret is handed to a step through env"
+
+
+def test_the_nightly_gate_is_strict() -> None:
+    env = yaml.safe_load(WORKFLOW.read_text())["jobs"]["servegate"]["env"]
+    assert env.get("SERVEGATE_STRICT") == "1"

@@ -8,6 +8,12 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+
+@pytest.fixture(autouse=True)
+def _not_strict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These runs choose strict mode by flag; CI's SERVEGATE_STRICT must not choose for them."""
+    monkeypatch.delenv("SERVEGATE_STRICT", raising=False)
+
 TESTS = """
 import pytest
 from servegate.errors import MissingCapability, UserError
@@ -65,3 +71,58 @@ def test_user_errors_are_one_line(pytester: pytest.Pytester) -> None:
         assert after[0] == "the shared setup said no", after
         assert after[1].startswith(("_", "=")), after  # nothing more: no traceback
     assert 'raise UserError("the shared' not in out
+
+
+def test_strict_mode_fails_a_missing_capability(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_errors=TESTS)
+    result = pytester.runpytest_inprocess(
+        "-rA", "-p", "no:cacheprovider", "--sg-cluster=none", "--sg-strict"
+    )
+    result.assert_outcomes(failed=3, errors=4)  # a fixture that fails is an error
+    out = result.stdout.str()
+    assert "missing capability (--sg-strict): metrics API: absent" in out
+    assert "missing capability (--sg-strict): keda: not installed" in out
+
+
+SKIPPING = """
+import pytest
+from servegate.errors import MissingCapability
+
+@pytest.fixture
+def results(sg_results):
+    return sg_results
+
+def test_no_policy_enforcement(results):
+    raise MissingCapability("isolation: the cluster does not enforce NetworkPolicy")
+
+def test_no_keda(results):
+    raise MissingCapability("keda: not installed")
+"""
+
+
+def test_a_run_whose_every_check_skipped_does_not_pass(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_skips=SKIPPING)
+    results = pytester.path / "results"
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--sg-cluster=none", f"--results={results}", "--run-id=r1"
+    )
+    result.assert_outcomes(skipped=2)
+    assert result.ret == 1
+    assert "all 2 selected checks were skipped" in result.stdout.str()
+    index = (results / "r1" / "index.md").read_text()
+    top = index.split("## Checks that did not run", 1)[1].split("No benchmark runs", 1)[0]
+    assert "the cluster does not enforce NetworkPolicy" in top and "keda: not installed" in top
+    assert "with --sg-strict, a missing capability fails the run" in top
+
+
+def test_a_run_where_some_checks_ran_keeps_its_status(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_skips=SKIPPING + "\ndef test_one_that_runs(results):\n    assert True\n"
+    )
+    results = pytester.path / "results"
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--sg-cluster=none", f"--results={results}", "--run-id=r2"
+    )
+    result.assert_outcomes(passed=1, skipped=2)
+    assert result.ret == 0
+    assert "2 of 3 checks did not run" in (results / "r2" / "index.md").read_text()
