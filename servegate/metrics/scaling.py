@@ -105,20 +105,22 @@ def check_reached(
 
 def check_settled(
     samples: Sequence[ScalingSample],
-    at_most: int,
+    minimum: int,
     within_s: float,
     since: float,
     which: str = "ready",
 ) -> str | None:
-    """None if replicas came back to ``at_most`` within ``within_s`` of ``since``, else why."""
-    t = first_time(samples, None, at_most, since, which)
+    """None if replicas came back to exactly ``minimum`` within ``within_s`` of ``since``,
+    else why. Fewer than the minimum is no scale-down: it is an outage (zero ready pods
+    would otherwise pass as "at most one")."""
+    t = first_time(samples, minimum, minimum, since, which)
     if t is not None and t - since <= within_s:
         return None
     after = [v for s in samples if s.t >= since and (v := replicas_of(s, which)) is not None]
     low = min(after, default=None)
     when = "never" if t is None else f"only after {t - since:.0f}s"
     return (
-        f"{which} replicas did not come back to <= {at_most} within {within_s:.0f}s "
+        f"{which} replicas did not come back to {minimum} within {within_s:.0f}s "
         f"({when}; lowest {low}); series {series_text(samples, which)}"
     )
 

@@ -108,11 +108,12 @@ class Scenario:
         s = self.sampler
         return self.explained(lambda: s.wait_reached(at_least, within_s, since, "desired"))
 
-    def wait_settled(self, at_most: int, within_s: float, since: float) -> float:
-        """Block until the autoscaler asks for <= ``at_most`` replicas, at most ``within_s``
-        after ``since``; returns how long it took."""
+    def wait_settled(self, minimum: int, within_s: float, since: float) -> float:
+        """Block until ready replicas are back at exactly ``minimum`` (the autoscaler scaled
+        down and the remaining pods serve), at most ``within_s`` after ``since``; returns how
+        long it took."""
         s = self.sampler
-        return self.explained(lambda: s.wait_settled(at_most, within_s, since, "desired"))
+        return self.explained(lambda: s.wait_settled(minimum, within_s, since, "ready"))
 
     def reached(self, at_least: int, within_s: float, since: float) -> float:
         """Judge the series recorded so far, without waiting (the load outlasted the

@@ -53,14 +53,21 @@ def test_unknown_samples_do_not_count() -> None:
 
 def test_settled_after_load_stop() -> None:
     s = series(3, 3, 3, 2, 1)
-    assert check_settled(s, at_most=1, within_s=15, since=5) is None
-    msg = check_settled(s, at_most=1, within_s=10, since=5)
+    assert check_settled(s, minimum=1, within_s=15, since=5) is None
+    msg = check_settled(s, minimum=1, within_s=10, since=5)
     assert msg is not None and "only after 15s" in msg and "lowest 1" in msg
 
 
 def test_settled_never_reports_lowest_after_since() -> None:
-    msg = check_settled(series(1, 3, 3, 2), at_most=1, within_s=100, since=5)
+    msg = check_settled(series(1, 3, 3, 2), minimum=1, within_s=100, since=5)
     assert msg is not None and "never" in msg and "lowest 2" in msg
+
+
+def test_falling_below_the_minimum_is_no_scale_down() -> None:
+    """Zero ready replicas after the load is an outage, not "at most one"."""
+    msg = check_settled(series(3, 3, 0, 0), minimum=1, within_s=100, since=5)
+    assert msg is not None and "did not come back to 1" in msg and "lowest 0" in msg
+    assert check_settled(series(3, 3, 0, 1), minimum=1, within_s=100, since=5) is None
 
 
 def test_desired_replicas_are_checked_when_asked() -> None:

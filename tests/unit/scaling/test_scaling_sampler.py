@@ -70,8 +70,8 @@ def test_wait_reached_fails_with_the_series() -> None:
 def test_wait_settled_fails_when_replicas_stay_up() -> None:
     sampler = ScalingSampler(scripted([3]), None, interval_s=0.001, clock=FakeClock(1.0))
     sampler.sample_once()
-    with pytest.raises(UserError, match=r"come back to <= 1 .*lowest 3"):
-        sampler.wait_settled(at_most=1, within_s=2)
+    with pytest.raises(UserError, match=r"come back to 1 .*lowest 3"):
+        sampler.wait_settled(minimum=1, within_s=2)
 
 
 def test_thread_samples_until_exit(tmp_path: Path) -> None:
