@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from servegate.errors import UserError
 from servegate.harness.deploy import Deployed
 from servegate.k8s.client import Cluster
 from servegate.k8s.confine import Confinement
-from servegate.k8s.nodes import real_node_selector
 from servegate.k8s.scope import RunScope
 
 
@@ -33,6 +30,9 @@ class ClusterHandle:
     cluster_name: str = "local"  # the local cluster's name (its state directory)
     # On a cluster servegate did not make: what deployed units may claim (None: servegate's own).
     confinement: Confinement | None = None
+    # Nodes that run containers, read from the API when some nodes are simulated (kwok);
+    # None when every node runs them.
+    container_nodes: tuple[str, ...] | None = None
 
 
 DeployUnit = Callable[..., contextlib.AbstractContextManager[Deployed]]
@@ -42,18 +42,24 @@ runs_containers=True)``: a context manager yielding :class:`Deployed`."""
 _WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 
-def pin_to_real_node(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add the real-node selector to every workload's pod template.
-
-    The local cluster's kwok nodes schedule pods and report them Ready without running them;
-    a test that sends traffic needs its pods on the one node that runs containers.
-    """
+def pin_to_nodes(objects: list[dict[str, Any]], names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Require every workload's pods to run on one of the nodes ``names`` (by node name, so no
+    label of the cluster's is assumed), on top of the placement the manifest asks for."""
+    pin = {"key": "metadata.name", "operator": "In", "values": list(names)}
     out = []
     for o in objects:
         if o.get("kind") in _WORKLOADS:
             o = copy.deepcopy(o)
             pod = o["spec"]["template"]["spec"]
-            pod.setdefault("nodeSelector", {}).update(real_node_selector())
+            required = (
+                pod.setdefault("affinity", {})
+                .setdefault("nodeAffinity", {})
+                .setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
+            )
+            terms = required.setdefault("nodeSelectorTerms", []) or [{}]
+            for term in terms:  # terms are alternatives: each one gets the pin
+                term.setdefault("matchFields", []).append(copy.deepcopy(pin))
+            required["nodeSelectorTerms"] = terms
         out.append(o)
     return out
 
@@ -68,9 +74,9 @@ def service_url(
     if handle.routes_to_services:
         yield endpoint.direct_url(handle.client, namespace, service)
         return
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        raise UserError("kubectl is needed for port-forward to this cluster")
+    from servegate.k8s.render import kubectl_binary
+
+    kubectl = str(kubectl_binary())
     with endpoint.port_forward(
         kubectl, handle.kubeconfig, handle.context, namespace, service, port
     ) as url:
