@@ -26,6 +26,22 @@ from servegate.procs import ProcessTable, exited, tail
 from servegate.wait import wait_until
 
 ADMIN = "servegate-admin"
+SUITE = "servegate-suite"
+"""A second cluster-admin identity for runs that must be told apart from the add-ons, which
+use the admin one (the audit-log test runs the suites as this user)."""
+
+# What the API server records: every write, at the Metadata level (who, what, where, the
+# response code; no bodies); reads are not recorded. JSON lines in ``Layout.audit_log``.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+        {"level": "None"},
+    ],
+}
+AUDIT_LOG_MAX_MB = 50
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,15 @@ class Layout:
     @property
     def scheduler_config(self) -> Path:
         return self.root / "kube-scheduler.yaml"
+
+    @property
+    def audit_policy(self) -> Path:
+        return self.root / "audit-policy.yaml"
+
+    @property
+    def audit_log(self) -> Path:
+        """The API server's audit log: JSON lines, one per write (see AUDIT_POLICY)."""
+        return self.root / "audit.log"
 
 
 def context_name(cluster: str) -> str:
@@ -91,6 +116,7 @@ def make_pki(layout: Layout) -> dict[str, CertPair]:
         "controller-manager": pki.issue("controller-manager", "system:kube-controller-manager"),
         "scheduler": pki.issue("scheduler", "system:kube-scheduler"),
         "kwok": pki.issue("kwok", "servegate-kwok", ("system:masters",)),
+        "suite": pki.issue("suite", SUITE, ("system:masters",)),
     }
 
 
@@ -104,7 +130,7 @@ def write_kubeconfigs(
         layout.admin_kubeconfig,
         kubeconfig.render(server, certs["ca"].cert, certs["admin"], ctx, ADMIN),
     )
-    for comp in ("controller-manager", "scheduler", "kwok"):
+    for comp in ("controller-manager", "scheduler", "kwok", "suite"):
         kubeconfig.write(
             layout.component_kubeconfig(comp),
             kubeconfig.render(server, certs["ca"].cert, certs[comp], ctx, comp),
@@ -169,6 +195,11 @@ def apiserver_argv(
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
         f"--proxy-client-cert-file={p['front-proxy-client'].cert}",
         f"--proxy-client-key-file={p['front-proxy-client'].key}",
+        f"--audit-policy-file={layout.audit_policy}",
+        f"--audit-log-path={layout.audit_log}",
+        "--audit-log-format=json",
+        f"--audit-log-maxsize={AUDIT_LOG_MAX_MB}",
+        "--audit-log-maxbackup=1",
         "--max-requests-inflight=800",
         "--max-mutating-requests-inflight=400",
     ]
@@ -281,6 +312,7 @@ def start(
     local_ctx.check_hostname = False  # loopback, self-signed serving cert of the component
     local_ctx.verify_mode = ssl.CERT_NONE
     layout.scheduler_config.write_text(yaml.safe_dump(scheduler_config(layout)), "utf-8")
+    layout.audit_policy.write_text(yaml.safe_dump(AUDIT_POLICY), "utf-8")
 
     steps: list[tuple[str, list[str], Callable[[], bool], float]] = [
         (

@@ -134,3 +134,15 @@ def test_fake_nodes_carry_gpu_capacity_labels_taints_and_pod_cidr() -> None:
     assert spot["metadata"]["labels"]["kubernetes.io/lifecycle"] == "spot"
     assert {"key": "spot", "value": "true", "effect": "NoSchedule"} in spot["spec"]["taints"]
     assert h100["spec"]["taints"] == []
+
+
+def test_the_api_server_records_every_write(layout: Layout) -> None:
+    """Metadata of each write goes to the audit log; reads are not recorded."""
+    certs = controlplane.make_pki(layout)
+    argv = controlplane.apiserver_argv(_bin("kube-apiserver"), layout, Ports.for_slot(0), certs)
+    assert f"--audit-log-path={layout.audit_log}" in argv
+    assert f"--audit-policy-file={layout.audit_policy}" in argv
+    rules = controlplane.AUDIT_POLICY["rules"]
+    assert rules[0]["level"] == "Metadata" and set(rules[0]["verbs"]) >= {"create", "delete"}
+    assert rules[-1] == {"level": "None"}
+    assert "suite" in certs  # a second admin identity the audit test runs the suites as
