@@ -31,4 +31,9 @@ class Settings:
     @property
     def shared(self) -> bool:
         """The cluster is not servegate's own: other teams' workloads may run on it."""
+        return self.cluster == "existing"
+
+    @property
+    def named_cluster(self) -> bool:
+        """The user named a cluster to test (not servegate's default local one, not none)."""
         return self.cluster in ("existing", "kind")
