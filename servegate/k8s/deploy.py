@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import socket
 import time
 from collections.abc import Iterable
@@ -21,7 +20,7 @@ from typing import Any
 
 from servegate.k8s.client import Cluster, ClusterError
 from servegate.k8s.errors import api_message
-from servegate.k8s.scope import NAMESPACE_PREFIX, RunScope, orphaned
+from servegate.k8s.scope import MANAGED_BY, NAMESPACE_PREFIX, RunScope, creator_alive, orphaned
 from servegate.wait import poll
 
 FIELD_MANAGER = "servegate"
@@ -133,6 +132,8 @@ def apply_objects(
                 )
                 applied.append((api_version, kind, name, namespace))
             else:
+                # Annotated like the run's namespaces, so a sweep can tell a dead run's copy.
+                meta.setdefault("annotations", {}).update(scope.annotations())
                 _apply_cluster_scoped(res, obj, name, scope)
                 applied.append((api_version, kind, name, None))
         except ApiException as exc:
@@ -283,23 +284,34 @@ def wait_namespace_gone(cluster: Cluster, namespace: str, timeout_s: float) -> b
     return poll(gone, timeout_s) is not None
 
 
-def sweep_orphans(cluster: Cluster, scope: RunScope, max_age_s: float = 6 * 3600) -> list[str]:
-    """Delete namespaces left by killed runs of this owner. Opt-in; returns what was deleted."""
+def sweep_orphans(cluster: Cluster, scope: RunScope, max_age_s: float | None = None) -> list[str]:
+    """Delete what dead runs of this owner left: their namespaces and their cluster-scoped
+    objects (PriorityClasses). Provably dead runs only (same host, creating process gone),
+    unless ``max_age_s`` also lets objects older than that go (``--sweep-orphans``). Returns
+    what was deleted, as ``Kind/name``."""
+    from kubernetes import client
+
     deleted = []
     now = time.time()
     host = socket.gethostname()
-    for ns in cluster.core.list_namespace(
-        label_selector="app.kubernetes.io/managed-by=servegate"
-    ).items:
-        labels = dict(ns.metadata.labels or {})
-        ann = dict(ns.metadata.annotations or {})
-        alive: bool | None = None
-        if ann.get("servegate.dev/host") == host and ann.get("servegate.dev/pid", "").isdigit():
-            alive = os.path.exists(f"/proc/{ann['servegate.dev/pid']}")
-        name = ns.metadata.name
-        if name.startswith(NAMESPACE_PREFIX) and orphaned(
-            labels, ann, scope, now, max_age_s, alive
-        ):
+    selector = f"{MANAGED_BY[0]}={MANAGED_BY[1]}"
+    scheduling = client.SchedulingV1Api(cluster.api_client)
+    found = [("Namespace", ns) for ns in cluster.core.list_namespace(label_selector=selector).items]
+    found += [
+        ("PriorityClass", pc)
+        for pc in scheduling.list_priority_class(label_selector=selector).items
+    ]
+    for kind, obj in found:
+        labels = dict(obj.metadata.labels or {})
+        ann = dict(obj.metadata.annotations or {})
+        name = obj.metadata.name
+        if kind == "Namespace" and not name.startswith(NAMESPACE_PREFIX):
+            continue
+        if not orphaned(labels, ann, scope, now, max_age_s, creator_alive(ann, host)):
+            continue
+        if kind == "Namespace":
             cluster.core.delete_namespace(name)
-            deleted.append(name)
+        else:
+            scheduling.delete_priority_class(name)
+        deleted.append(f"{kind}/{name}")
     return deleted

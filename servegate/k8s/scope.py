@@ -82,18 +82,39 @@ def is_servegate_object(labels: dict[str, str] | None) -> bool:
     return (labels or {}).get(MANAGED_BY[0]) == MANAGED_BY[1]
 
 
+def creator_alive(annotations: dict[str, str], host: str) -> bool | None:
+    """Whether the process that created an object still runs: None when that cannot be known
+    here (another host, no pid recorded). A pid that now belongs to a process started after
+    the object was created is a reused pid: the creator is gone."""
+    import psutil
+
+    pid = annotations.get(PID_ANNOTATION, "")
+    if annotations.get(HOST_ANNOTATION) != host or not pid.isdigit():
+        return None
+    try:
+        started = psutil.Process(int(pid)).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return False
+    try:
+        created = float(annotations.get(CREATED_ANNOTATION, ""))
+    except ValueError:
+        return True
+    return started <= created + 1.0  # create_time is rounded; the object came after its maker
+
+
 def orphaned(
     labels: dict[str, str],
     annotations: dict[str, str],
     me: RunScope,
     now: float,
-    max_age_s: float,
+    max_age_s: float | None,
     pid_alive: bool | None,
 ) -> bool:
-    """Whether a servegate namespace belongs to a dead run of this owner.
+    """Whether a servegate object belongs to a dead run of this owner.
 
-    Only namespaces of the same owner are candidates. On the same host, a namespace whose
-    creating process is gone is an orphan; otherwise only one older than ``max_age_s``.
+    Only objects of the same owner and another run are candidates. On the same host, an
+    object whose creating process is gone is an orphan (provably dead); otherwise, only when
+    ``max_age_s`` is given, one older than that (a guess, made only on request).
     """
     if not is_servegate_object(labels) or labels.get(OWNER_LABEL) != me.owner:
         return False
@@ -101,6 +122,8 @@ def orphaned(
         return False
     if pid_alive is False:
         return True
+    if max_age_s is None or pid_alive is True:
+        return False
     try:
         created = float(annotations.get(CREATED_ANNOTATION, "0"))
     except ValueError:

@@ -55,3 +55,31 @@ def test_other_owner_and_current_run_are_never_orphans() -> None:
     assert not orphaned(_labels(owner="someone.else"), old, ME, 1e9, 1.0, pid_alive=False)
     assert not orphaned(_labels(run=ME.run_id), old, ME, 1e9, 1.0, pid_alive=False)
     assert not orphaned({"app": "x"}, old, ME, 1e9, 1.0, pid_alive=False)
+
+
+def test_automatic_sweep_takes_provably_dead_runs_only() -> None:
+    old = {CREATED_ANNOTATION: "0"}
+    assert orphaned(_labels(), old, ME, 1e9, None, pid_alive=False)
+    assert not orphaned(_labels(), old, ME, 1e9, None, pid_alive=None)  # another host: unknown
+
+
+def test_a_live_run_is_never_swept_whatever_its_age() -> None:
+    assert not orphaned(_labels(), {CREATED_ANNOTATION: "0"}, ME, 1e9, 1.0, pid_alive=True)
+
+
+def test_creator_alive_knows_reused_pids() -> None:
+    import os
+    import socket
+    import time
+
+    from servegate.k8s.scope import HOST_ANNOTATION, PID_ANNOTATION, creator_alive
+
+    host = socket.gethostname()
+    mine = {HOST_ANNOTATION: host, PID_ANNOTATION: str(os.getpid())}
+    assert creator_alive({**mine, CREATED_ANNOTATION: str(time.time())}, host) is True
+    # The pid now names a process that started after the object was made: a reused pid.
+    assert creator_alive({**mine, CREATED_ANNOTATION: "1000"}, host) is False
+    gone = {HOST_ANNOTATION: host, PID_ANNOTATION: "4194304", CREATED_ANNOTATION: "0"}
+    assert creator_alive(gone, host) is False  # above the kernel's pid_max
+    assert creator_alive({**mine, CREATED_ANNOTATION: "0"}, "other-host") is None
+    assert creator_alive({HOST_ANNOTATION: host}, host) is None
