@@ -2,10 +2,12 @@
 
 A daemon (a control-plane component, a node process, an add-on) is started by a
 :class:`ProcessTable`, which records it in ``pids/<name>.pid`` under the table's directory
-(output goes to ``logs/<name>.log``). The record keeps the PID and the kernel's start time of
-the process in clock ticks, and for the control plane also its command line. A signal goes
-only to a live process that still matches its record, so a PID reused by an unrelated process
-is never touched, even by a later servegate run after a crash.
+(output goes to ``logs/<name>.log``). The record keeps the PID, the kernel's start time of
+the process in clock ticks and the id of the boot it was started in, and for the control
+plane also its command line. A signal goes only to a live process that still matches its
+record, so a PID reused by an unrelated process is never touched, even by a later servegate
+run after a crash or a reboot. PID, start ticks and boot id are fixed from the moment the
+process is forked, so a process is recognised as ours before, during and after its exec.
 
 A child that only lives as long as the Python object holding it (the simulator, Locust's
 master and workers, a port-forward) is started with :func:`launch` or ``subprocess.Popen``
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import gc
 import json
 import os
@@ -33,8 +36,18 @@ import psutil
 from servegate.errors import UserError
 from servegate.wait import poll
 
-#: How long :func:`owned` waits for a command line that the kernel does not show yet.
-SETTLE_S = 0.5
+#: The kernel's random id of the running boot.
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+@functools.cache
+def boot_id() -> str:
+    """The id of the running boot ("" if the kernel does not tell). Start ticks count from
+    boot, so a record is only meaningful within the boot it was made in."""
+    try:
+        return BOOT_ID.read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 @dataclass(frozen=True)
@@ -44,8 +57,9 @@ class ProcRecord:
     name: str
     pid: int
     start_ticks: int  # field 22 of /proc/<pid>/stat: clock ticks after boot, never rewritten
-    argv: tuple[str, ...] = ()  # empty: the process is identified by PID and start time alone
+    argv: tuple[str, ...] = ()  # what was started; empty for processes that retitle themselves
     log: str = ""
+    boot: str = ""  # boot id when it was recorded; empty in records of older versions
 
 
 def _stat(pid: int) -> tuple[str, int] | None:
@@ -75,7 +89,8 @@ def _running(rec: ProcRecord) -> bool:
 
 
 def _cmdline(pid: int) -> tuple[str, ...]:
-    """The live command line; empty for a process that is gone, or in the middle of exec."""
+    """The live command line; empty for a process that is gone, or in the middle of exec
+    (before its exec, a forked child shows its parent's)."""
     try:
         return tuple(psutil.Process(pid).cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
@@ -90,25 +105,35 @@ def _same_command(live: Sequence[str], recorded: Sequence[str]) -> bool:
 def owned(rec: ProcRecord) -> bool:
     """True if the live process with ``rec.pid`` is the very process we started.
 
-    PID and start ticks must match. A recorded argv must match the command line too, once the
-    kernel shows one: right after exec it is empty for a moment, so an empty one is awaited
-    for up to :data:`SETTLE_S`, and if it stays empty the PID and start ticks decide.
+    PID and start ticks must match, and the record's boot must be the running one: within a
+    boot, no two processes share PID and start tick. These hold from the fork on, so the
+    answer does not depend on how far the child has got with its exec (its command line is
+    its parent's before the exec and empty for a moment during it). Records of older
+    versions carry no boot id: their command line, where recorded and shown, must match too.
     """
     if not _running(rec):
         return False
+    if rec.boot:
+        return rec.boot == boot_id()
     if not rec.argv:
         return True
-    live = poll(lambda: _cmdline(rec.pid) or None, SETTLE_S, interval_s=0.01)
-    if live is None:
-        return _running(rec)
-    return _same_command(live, rec.argv)
+    live = _cmdline(rec.pid)
+    return not live or _same_command(live, rec.argv)
+
+
+def record_of(name: str, pid: int, argv: Sequence[str] = (), log: str = "") -> ProcRecord | None:
+    """A record of the live process ``pid``: its start ticks and the running boot, read now.
+    None if there is no such process."""
+    ticks = start_ticks(pid)
+    if ticks is None:
+        return None
+    return ProcRecord(name, pid, ticks, tuple(str(a) for a in argv), log, boot_id())
 
 
 def pin(name: str, pid: int) -> ProcRecord | None:
     """A record of a process found by a scan (not started here), pinned to its start time,
     so that stopping it never signals a process that reused the PID meanwhile."""
-    ticks = start_ticks(pid)
-    return None if ticks is None else ProcRecord(name, pid, ticks)
+    return record_of(name, pid)
 
 
 def rss_kib(pid: int) -> int | None:
@@ -271,6 +296,7 @@ def _record(item: Mapping[str, Any]) -> ProcRecord:
         start_ticks=int(item["start_ticks"]),
         argv=tuple(str(a) for a in argv),
         log=str(item.get("log", "")),
+        boot=str(item.get("boot", "")),
     )
 
 
@@ -363,6 +389,7 @@ class ProcessTable:
             "start_ticks": rec.start_ticks,
             "argv": list(rec.argv),
             "log": rec.log,
+            "boot": rec.boot,
         }
         tmp.write_text(json.dumps(doc) + "\n", "utf-8")
         tmp.replace(path)
@@ -392,14 +419,10 @@ class ProcessTable:
         log = self.log_path(name)
         child = launch(name, argv, log, {**os.environ, **(env or {})}, cwd, nice)
         DAEMONS[child.pid] = child
-        # Pinned to the PID's start ticks now: /proc/<pid>/cmdline may still be empty.
-        rec = ProcRecord(
-            name,
-            child.pid,
-            start_ticks(child.pid) or -1,
-            tuple(str(a) for a in argv) if self.keep_argv else (),
-            str(log),
-        )
+        # Our unreaped child: its /proc entry stays until we wait for it, even if it exited.
+        rec = record_of(name, child.pid, argv if self.keep_argv else (), str(log))
+        if rec is None:
+            raise UserError(f"cannot start {name}: pid {child.pid} vanished at once")
         self._write(rec)
         return rec
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from servegate.config.base import format_validation_error
+from servegate.config.base import format_validation_error, parse_yaml
+from servegate.errors import ConfigError
 
 # kind -> "module:Model". Models that do not declare a ``kind`` field are validated with the
 # key removed, so a file can carry ``kind:`` before its model learns about it.
@@ -54,16 +54,13 @@ def validate_file(path: Path) -> tuple[str | None, list[str]]:
     src = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.load(text, Loader=yaml.SafeLoader)
+        node, data = parse_yaml(text, src)
     except OSError as exc:
         return None, [f"{src}: cannot read: {exc.strerror or exc}"]
     except UnicodeDecodeError:
         return None, [f"{src}: not UTF-8 text"]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{src}:{mark.line + 1}" if mark is not None else src
-        return None, [f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}"]
+    except ConfigError as exc:
+        return None, [str(exc)]
     if not isinstance(data, dict):
         return None, [f"{src}: expected a mapping with a 'kind:' field"]
     kind = data.get("kind")

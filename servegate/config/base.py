@@ -20,9 +20,13 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base of every config model: unknown keys are errors; values are validated on assignment."""
+    """Base of every config model: unknown keys are errors; values are validated on assignment;
+    a number is finite (YAML's .inf and .nan are refused where they are read, not where a
+    duration or a step count computed from them overflows)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False
+    )
 
 
 def _is_union_tag(node: yaml.MappingNode, part: int | str) -> bool:
@@ -61,31 +65,89 @@ def _node_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None
     return best
 
 
+# Every character that ends a line somewhere (a terminal, str.splitlines), and the other
+# control characters, written as escapes inside a message.
+_LINE_BREAKS = {c: f"\\x{c:02x}" for c in range(32) if c != 9} | {
+    10: "\\n",
+    13: "\\r",
+    0x85: "\\x85",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and control characters escaped: a message built from the
+    user's input stays on its line."""
+    return text.translate(_LINE_BREAKS)
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as ``a.b.0.c``. A key that is empty, has surrounding blanks
+    or unprintable characters (a newline) is quoted, so a message stays one line."""
+    return ".".join(
+        repr(p)
+        if isinstance(p, str) and (not p.isprintable() or p.strip() != p or not p)
+        else str(p)
+        for p in loc
+    )
+
+
 def format_validation_error(exc: ValidationError, source: str, node: yaml.Node | None) -> str:
     """Render a pydantic error as lines of ``source:line: field: message``."""
     lines = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        field = ".".join(str(p) for p in loc) or "(top level)"
+        field = field_path(loc) or "(top level)"
         line = _node_line(node, loc)
         where = f"{source}:{line}" if line is not None else source
-        msg = err["msg"]
+        msg = one_line(err["msg"])
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling)"
         lines.append(f"{where}: {field}: {msg}")
     return "\n".join(lines)
 
 
-def load_yaml_text(text: str, model: type[M], source: str = "<string>") -> M:
-    """Parse and validate one YAML document. Raises :class:`ConfigError` with a located message."""
+class SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, whose constructors' own errors (``!!int abc``, ``!!bool maybe``,
+    ``!!float`` on nothing, a timestamp in month 13: ValueError, KeyError, IndexError,
+    AttributeError...) are YAML errors at the node's line, not tracebacks."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (yaml.YAMLError, RecursionError):
+            raise
+        except Exception as exc:  # whatever a constructor raises on text it cannot read
+            tag = str(node.tag).rsplit(":", 1)[-1]
+            what = f"{node.value!r}" if isinstance(node, yaml.ScalarNode) else "this value"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{what} is not a valid {tag} ({exc})", node.start_mark
+            ) from None
+
+
+def parse_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """The composed node tree (for line numbers) and the data of one YAML document.
+
+    Raises :class:`ConfigError` ``source[:line]: not valid YAML: problem``."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.load(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=SafeLoader)
+        data: Any = yaml.load(text, Loader=SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+        raise ConfigError(f"{where}: not valid YAML: {one_line(problem)}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid YAML: nested too deeply") from None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:  # no node
+        raise ConfigError(f"{source}: not valid YAML: {one_line(str(exc))}") from None
+    return node, data
+
+
+def load_yaml_text(text: str, model: type[M], source: str = "<string>") -> M:
+    """Parse and validate one YAML document. Raises :class:`ConfigError` with a located message."""
+    node, data = parse_yaml(text, source)
     if data is None:
         raise ConfigError(f"{source}: the file is empty")
     try:

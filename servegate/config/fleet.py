@@ -34,9 +34,9 @@ MAX_NODES = 1024
 
 def _check_labels(labels: dict[str, str]) -> dict[str, str]:
     for key, value in labels.items():
-        if not _LABEL_KEY.match(key):
+        if not _LABEL_KEY.fullmatch(key):
             raise ValueError(f"{key!r} is not a valid label key")
-        if not _LABEL_VALUE.match(value):
+        if not _LABEL_VALUE.fullmatch(value):
             raise ValueError(f"label {key}: {value!r} is not a valid label value")
     return labels
 
@@ -51,7 +51,7 @@ class Taint(StrictModel):
     @field_validator("key")
     @classmethod
     def _key(cls, v: str) -> str:
-        if not _LABEL_KEY.match(v):
+        if not _LABEL_KEY.fullmatch(v):
             raise ValueError(f"{v!r} is not a valid taint key")
         return v
 
@@ -68,7 +68,7 @@ class Mig(StrictModel):
         if not v:
             raise ValueError("at least one profile is needed")
         for name, n in v.items():
-            if not _MIG_PROFILE.match(name):
+            if not _MIG_PROFILE.fullmatch(name):
                 raise ValueError(f"{name!r} is not a MIG profile like 1g.10gb")
             if not 1 <= n <= 7:
                 raise ValueError(f"{name}: slices per GPU must be 1..7")

@@ -43,13 +43,17 @@ PositiveDuration = Annotated[
 ]
 
 
+#: Longest prompt or output a profile may ask for, in tokens: far above any model's context.
+MAX_TOKENS = 100_000_000
+
+
 class Distribution(StrictModel):
     """A length in tokens drawn per request, clamped to [min, max]."""
 
     dist: Literal["constant", "uniform", "normal", "lognormal"] = Field(
         "constant", description="constant uses mean; uniform uses [min, max]"
     )
-    mean: float = Field(..., gt=0, description="mean length in tokens")
+    mean: float = Field(..., gt=0, le=MAX_TOKENS, description="mean length in tokens")
     stdev: float = Field(0.0, ge=0, description="standard deviation (normal, lognormal)")
     min: int = Field(1, ge=1, description="smallest length drawn")
     max: int | None = Field(None, ge=1, description="largest length drawn (default: 4 x mean)")
@@ -183,6 +187,10 @@ def _check_settle(settle: float, step_duration: float) -> None:
         raise ValueError("settle must be shorter than step_duration")
 
 
+#: The most steps a sweep may have (more is a mistyped step or stop).
+MAX_SWEEP_STEPS = 10_000
+
+
 class Sweep(StrictModel):
     """Levels start, start+step, ... up to stop; ends early at the first saturated step."""
 
@@ -199,6 +207,11 @@ class Sweep(StrictModel):
     def _check(self) -> Sweep:
         if self.stop < self.start:
             raise ValueError("stop must be >= start")
+        if (self.stop - self.start) / self.step >= MAX_SWEEP_STEPS:
+            raise ValueError(
+                f"{(self.stop - self.start) / self.step + 1:.3g} steps from start to stop;"
+                f" at most {MAX_SWEEP_STEPS}"
+            )
         _check_settle(self.settle, self.step_duration)
         return self
 

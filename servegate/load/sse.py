@@ -24,6 +24,8 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[str]:
         """Add bytes; return the data of every event completed by them."""
+        if not chunk:
+            return []  # an empty read must not forget a pending \r
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the \n of a \r\n split across two reads
         self._pending_cr = False

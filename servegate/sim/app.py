@@ -23,11 +23,14 @@ class SimApp:
         self.settings = s = settings
         self.created = int(time.time())
         self._clock = clock
-        # Download (skipped on a cache hit) then load; serve() records a finished download.
-        self.start_plan = plan_start(
+        # Download (skipped on a cache hit) then load; serve() calls complete_download when
+        # the download time is up. Loaded needs both: the load time has passed and the
+        # download is recorded, whichever of the two a busy event loop gets to last.
+        self.start_plan = plan = plan_start(
             s.model_cache, s.model_name, s.download_delay_s, s.startup_delay_s
         )
-        self._ready_at = clock() + self.start_plan.total_s
+        self._ready_at = clock() + plan.total_s
+        self._downloading = plan.marker is not None and not plan.cache_hit
         self._index = 0
         # Every response names the version, so a client sees which rollout step served it.
         self.version_header = (
@@ -67,7 +70,12 @@ class SimApp:
 
     @property
     def loaded(self) -> bool:
-        return self._clock() >= self._ready_at
+        return not self._downloading and self._clock() >= self._ready_at
+
+    def complete_download(self) -> None:
+        """The simulated download has ended: write the cache marker (see modelcache)."""
+        self.start_plan.complete_download(self.settings.model_name)
+        self._downloading = False
 
     def next_index(self) -> int:
         """Number of the next generation request; faults are keyed on it."""

@@ -190,7 +190,10 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._reject(400, "protocol upgrades are not supported")
         except httptools.HttpParserError as exc:
-            self._reject(400, f"malformed HTTP request: {exc}")
+            if self._body_len > MAX_BODY:  # raised in on_body; httptools hides its message
+                self._reject(413, f"request body larger than {MAX_BODY} bytes")
+            else:
+                self._reject(400, f"malformed HTTP request: {exc}")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True

@@ -29,7 +29,7 @@ async def serve(settings: SimSettings, stop: asyncio.Event | None = None) -> Non
     plan = app.start_plan
     print(f"servegate-sim: {plan.describe()}", file=sys.stderr, flush=True)
     if plan.marker is not None and not plan.cache_hit:
-        loop.call_later(plan.download_s, plan.complete_download, settings.model_name)
+        loop.call_later(plan.download_s, app.complete_download)
     driver_task = loop.create_task(app.driver.run())
     server = HttpServer(app.handle)
     try:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from servegate.config.base import StrictModel, load_yaml_file
+from servegate.config.base import StrictModel, field_path, load_yaml_file, one_line
 from servegate.errors import ConfigError
 
 ENV_PREFIX = "SERVEGATE_SIM_"
@@ -29,7 +29,11 @@ class SimSettings(StrictModel):
     """Knobs of ``servegate sim``. Times are seconds; rates are probabilities per request."""
 
     # --- serving -------------------------------------------------------------------------
-    host: str = Field("0.0.0.0", description="Address to bind (tests use 127.0.0.1).")
+    host: str = Field(
+        "127.0.0.1",
+        description="Address to bind: loopback unless told otherwise; 0.0.0.0 listens on every "
+        "interface (the simulator image and the manifests' sim overlays set it).",
+    )
     port: int = Field(8000, ge=0, le=65535, description="TCP port; 0 picks a free one.")
     model_name: str = Field("sim-model", min_length=1, description="Served model id.")
     seed: int = Field(0, ge=0, description="Seed of output text, lengths, latencies, faults.")
@@ -155,9 +159,9 @@ def load_settings(
         sources.update({k: f"--{k.replace('_', '-')}" for k in flags or {} if k in merged})
         lines = []
         for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "(settings)"
+            field = field_path(err["loc"]) or "(settings)"
             where = sources.get(field, str(config) if config is not None else "settings")
-            lines.append(f"{where}: {field}: {err['msg']}")
+            lines.append(f"{where}: {field}: {one_line(err['msg'])}")
         raise ConfigError("; ".join(lines)) from None
 
 

@@ -27,6 +27,7 @@ VERSION = "0.1.0"
 PAUSE = f"{REGISTRY}/pause:{VERSION}"
 PROBE = f"{REGISTRY}/probe:{VERSION}"
 SIM = f"{REGISTRY}/sim:{VERSION}"
+FAKEGPU = f"{REGISTRY}/fakegpu:{VERSION}"
 
 
 @dataclass(frozen=True)
@@ -59,27 +60,38 @@ def probe() -> Built:
     return _static_image(PROBE, "probe", ["/probe"])
 
 
+def fakegpu() -> Built:
+    """The device plugin as an image, for clusters whose nodes are containers (kind)."""
+    return _static_image(FAKEGPU, "fakegpu", ["/fakegpu"])
+
+
+#: The simulator image's configuration. ``servegate sim`` binds 127.0.0.1 unless told
+#: otherwise; in a container the network namespace is the pod's own, and the kubelet's
+#: probes and the Service reach the pod's IP, so the image tells it to listen on all.
+SIM_CONFIG = ImageConfig(
+    entrypoint=["python3", "-m", "servegate", "sim"],
+    env=(
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        f"PYTHONPATH={rootfs.SITE}",
+        "PYTHONUNBUFFERED=1",
+        "PYTHONDONTWRITEBYTECODE=1",
+        "SERVEGATE_SIM_HOST=0.0.0.0",
+    ),
+    exposed_ports=(8000,),
+)
+
+
 def sim() -> Built:
     """Debian bookworm + python3, plus servegate's simulator; entrypoint ``servegate sim``."""
     t0 = time.monotonic()
     base = rootfs.base_layer()
     contents = rootfs.sim_contents()
-    key = contents.key()
+    key = hashlib.sha256(f"{contents.key()}\0{SIM_CONFIG!r}".encode()).hexdigest()
     app = rootfs.app_layer(contents)
     out = cache_root() / "images" / f"sim-{VERSION}-{key[:16]}.tar"
     cached = out.is_file()
     if not cached:
-        config = ImageConfig(
-            entrypoint=["python3", "-m", "servegate", "sim"],
-            env=(
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                f"PYTHONPATH={rootfs.SITE}",
-                "PYTHONUNBUFFERED=1",
-                "PYTHONDONTWRITEBYTECODE=1",
-            ),
-            exposed_ports=(8000,),
-        )
-        write_archive(SIM, [base, app], config, out)
+        write_archive(SIM, [base, app], SIM_CONFIG, out)
     _prune(out.parent, "sim-*.tar", keep=out)
     _prune(out.parent, "layer-servegate-*.tar", keep=app)
     return Built(SIM, out, cached, time.monotonic() - t0)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import psutil
 import pytest
 
-from servegate.procs import ProcessTable, owned, stop
+from servegate.procs import ProcessTable, owned, record_of, stop
 
 pytestmark = pytest.mark.integration
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -52,3 +56,38 @@ def test_a_process_is_owned_the_moment_it_is_started(tmp_path: Path) -> None:
             assert owned(rec), f"p{i} (pid {rec.pid}) not owned right after start"
     finally:
         assert len(table.stop_all(timeout=5)) == 20
+
+
+@pytest.fixture
+def stopped_before_exec() -> Iterator[int]:
+    """A child forked from this process and stopped before it execs /bin/sleep."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a threaded process
+        pid = os.fork()
+    if pid == 0:  # the child: stop, then become /bin/sleep when continued
+        try:
+            os.kill(os.getpid(), signal.SIGSTOP)
+            os.execv("/bin/sleep", ["/bin/sleep", "60"])
+        finally:
+            os._exit(127)
+    try:
+        _, status = os.waitpid(pid, os.WUNTRACED)  # returns once it has stopped
+        assert os.WIFSTOPPED(status)
+        yield pid
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def test_a_child_is_owned_before_during_and_after_its_exec(stopped_before_exec: int) -> None:
+    pid = stopped_before_exec
+    # Its command line is still ours (pytest's): the state the issue-14 flake caught.
+    assert psutil.Process(pid).cmdline() == psutil.Process().cmdline()
+    rec = record_of("sleeper", pid, ["/bin/sleep", "60"])
+    assert rec is not None and owned(rec)
+    os.kill(pid, signal.SIGCONT)
+    while psutil.Process(pid).cmdline() != ["/bin/sleep", "60"]:
+        assert owned(rec)  # every state it passes through on its way to the exec
+    assert owned(rec)
+    assert stop(rec, timeout=5)
+    assert not owned(rec)

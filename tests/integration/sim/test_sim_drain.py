@@ -16,14 +16,14 @@ from servegate.sim.process import SimProcess
 pytestmark = pytest.mark.integration
 
 
-def _stream_then_term(sim: SimProcess) -> bytes:
-    """Start a streamed completion of 40 tokens at 20 ms each, SIGTERM the server after the
-    first chunk arrived, and read what is left of the stream."""
-    conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=10)
+def _stream_then_term(sim: SimProcess, tokens: int) -> bytes:
+    """Start a streamed completion of ``tokens`` tokens at 20 ms each, SIGTERM the server
+    after the first chunk arrived, and read what is left of the stream."""
+    conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=30)
     body = {
         "model": "m",
         "prompt": "hello",
-        "max_tokens": 40,
+        "max_tokens": tokens,
         "ignore_eos": True,
         "stream": True,
     }
@@ -43,16 +43,18 @@ def _stream_then_term(sim: SimProcess) -> bytes:
     return first + rest
 
 
+# Margins, not timings: a drain of 60 s outlasts a 0.8 s stream on any host, and a stream of
+# 1,500 tokens (30 s) outlasts the moment SIGTERM takes effect.
 def test_drain_finishes_the_stream_in_flight() -> None:
-    with SimProcess(model_name="m", decode_base_s=0.02, drain_s=5.0) as sim:
-        data = _stream_then_term(sim)
-        assert sim.proc is not None and sim.proc.wait(timeout=10) == 0
+    with SimProcess(model_name="m", decode_base_s=0.02, drain_s=60.0) as sim:
+        data = _stream_then_term(sim, 40)
+        assert sim.proc is not None and sim.proc.wait(timeout=60) == 0
     assert data.rstrip().endswith(b"data: [DONE]"), data[-200:]
 
 
 def test_without_drain_the_stream_is_cut() -> None:
     with SimProcess(model_name="m", decode_base_s=0.02) as sim:
-        data = _stream_then_term(sim)
+        data = _stream_then_term(sim, 1500)
         assert sim.proc is not None
         sim.proc.wait(timeout=10)
     assert b"[DONE]" not in data
@@ -61,9 +63,9 @@ def test_without_drain_the_stream_is_cut() -> None:
 def test_drain_answers_the_next_request_on_a_busy_connection_then_closes() -> None:
     """The client of a response under way at SIGTERM sends its next request on the same
     connection at once (it was told keep-alive): it is answered, with connection: close."""
-    with SimProcess(model_name="m", decode_base_s=0.02, drain_s=5.0) as sim:
+    with SimProcess(model_name="m", decode_base_s=0.02, drain_s=60.0) as sim:
         assert sim.proc is not None
-        conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=30)
         body = {"model": "m", "prompt": "hi", "max_tokens": 40, "ignore_eos": True}
         headers = {"Content-Type": "application/json"}
         conn.request("POST", "/v1/completions", json.dumps({**body, "stream": True}), headers)
@@ -79,4 +81,4 @@ def test_drain_answers_the_next_request_on_a_busy_connection_then_closes() -> No
         assert resp.status == 200 and resp.getheader("connection") == "close"
         assert second["usage"]["completion_tokens"] == 40
         conn.close()
-        assert sim.proc.wait(timeout=10) == 0
+        assert sim.proc.wait(timeout=60) == 0

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from servegate.sim.modelcache import MARKER, model_dir
 from servegate.sim.process import SimProcess
+from servegate.wait import poll
 
 pytestmark = pytest.mark.integration
 
 
 def _plan_line(sim: SimProcess) -> str:
-    for _ in range(50):  # stderr is drained by a thread: give it a moment
-        lines = [ln for ln in sim.stderr_lines if "model cache" in ln]
-        if lines:
-            return lines[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no model-cache line on stderr: {sim.stderr_lines}")
+    # printed before the ready line, but stderr is drained by a thread: await it
+    lines = poll(lambda: [ln for ln in sim.stderr_lines if "model cache" in ln], 60, 0.02)
+    assert lines, f"no model-cache line on stderr: {sim.stderr_lines}"
+    return lines[0]
 
 
 def test_second_start_skips_the_download(tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
-"""PID safety: a recorded process is signalled only if PID, start time and command line match."""
+"""PID safety: a recorded process is signalled only if PID, start time and boot match (and,
+in records of older versions, the command line)."""
 
 from __future__ import annotations
 
 import json
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import psutil
 import pytest
 
 from servegate import procs
@@ -41,7 +44,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> type[FakeProcesses]:
     monkeypatch.setattr(procs, "_stat", FakeProcesses.stat)
     monkeypatch.setattr(procs, "_cmdline", FakeProcesses.cmdline)
     monkeypatch.setattr(procs, "_signal", FakeProcesses.kill)
-    monkeypatch.setattr(procs, "SETTLE_S", 0.05)
+    monkeypatch.setattr(procs, "DAEMONS", {})
     return FakeProcesses
 
 
@@ -79,13 +82,56 @@ def test_vanished_process_is_not_owned(fake: Any) -> None:
     assert procs.stop(_rec()) is False
 
 
-def test_a_command_line_not_shown_yet_is_awaited(fake: Any, monkeypatch: Any) -> None:
-    # Right after exec /proc/<pid>/cmdline is empty for a moment: ownership must not fail.
+class ForkedChild:
+    """What ``launch`` returns for a child that has been forked but has not exec'd yet."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def poll(self) -> int | None:
+        return None
+
+
+# What /proc/<pid>/cmdline shows of a child just started: before its exec, the command line
+# of the process that forked it (this one); during the exec, nothing; after it, its own.
+EXEC_STAGES = {
+    "forked, not exec'd": list(psutil.Process().cmdline()),
+    "in the middle of exec": [],
+    "exec'd": ["/cache/etcd", "--name=x"],
+}
+
+
+@pytest.mark.parametrize("shown", EXEC_STAGES.values(), ids=EXEC_STAGES.keys())
+def test_a_started_process_is_owned_from_its_fork_on(
+    fake: Any, monkeypatch: Any, tmp_path: Path, shown: list[str]
+) -> None:
+    # The race of issue 14: the ownership check ran while the child had not exec'd yet.
+    monkeypatch.setattr(procs, "launch", lambda *_a, **_k: ForkedChild(4242))
+    fake.table[4242] = (100, shown)
+    table = ProcessTable(tmp_path)
+    rec = table.start("etcd", ["/cache/etcd", "--name=x"])
+    assert (rec.pid, rec.start_ticks, rec.boot) == (4242, 100, procs.boot_id())
+    assert table.records() == [rec]  # the boot id is kept in the pid file
+    assert procs.owned(rec) and table.alive("etcd")
+    assert table.stop_all(timeout=0.1) == ["etcd"]
+    assert fake.signals == [(4242, signal.SIGTERM)]
+
+
+def test_a_record_from_another_boot_names_no_process(fake: Any) -> None:
+    # Start ticks count from boot: after a reboot, PID and ticks may come round again.
+    fake.table[4242] = (100, ["/cache/etcd", "--name=x"])
+    assert procs.owned(replace(_rec(), boot=procs.boot_id()))
+    stale = replace(_rec(), boot="00000000-0000-0000-0000-000000000000")
+    assert not procs.owned(stale)
+    assert procs.stop(stale) is False
+    assert fake.signals == []
+
+
+def test_an_older_record_without_boot_id_also_checks_the_command_line(fake: Any) -> None:
     fake.table[4242] = (100, [])
-    assert procs.owned(_rec())  # never shown: PID and start ticks decide
-    shown = iter([(), (), ("/usr/bin/sshd", "-D")])
-    monkeypatch.setattr(procs, "_cmdline", lambda _pid: next(shown))
-    assert not procs.owned(_rec())  # shown a moment later, and it is not ours
+    assert procs.owned(_rec())  # not shown: PID and start ticks decide
+    fake.table[4242] = (100, ["/usr/bin/sshd", "-D"])
+    assert not procs.owned(_rec())
 
 
 def test_a_record_without_argv_is_identified_by_pid_and_start_ticks(fake: Any) -> None:

@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
         cli.recv(4096)
     written = time.perf_counter_ns()
     srv.sendall(b"data: x\\n\\n")
-    time.sleep(0.03)
+    time.sleep(0.2)
     read_at = time.perf_counter_ns()
     data = cli.recv(4096)
     out["kernel"] = cli.kernel
@@ -44,18 +44,28 @@ CHILD = textwrap.dedent(
     for s in (cli, srv, lst):
         s.close()
 
-    # conversion from the realtime clock, clamping, and no stamp at all
+    # conversion from the realtime clock, clamping, and no stamp at all. A stamp taken 5 ms
+    # before a realtime reading made between monotonic readings m0 and m1 lies in
+    # [m0, m1] - 5 ms; the conversion reads both clocks within its own call [a0, a1], which
+    # may put it later by up to that call's length: bounds from the clocks, not from a guess
+    # of how fast this machine is.
+    m0 = time.perf_counter_ns()
     real = time.time_ns() - 5_000_000
+    m1 = time.perf_counter_ns()
     msg = struct.pack("qq", real // 10**9, real % 10**9)
-    before = time.perf_counter_ns()
+    a0 = time.perf_counter_ns()
     got = arrival_ns([(socket.SOL_SOCKET, SCM_TIMESTAMPNS, msg)])
-    out["converted_ago_ms"] = (before - got) / 1e6
+    a1 = time.perf_counter_ns()
+    slack = 10_000  # clock resolution and slew, in ns
+    out["converted"] = m0 - 5_000_000 - slack <= got <= m1 - 5_000_000 + (a1 - a0) + slack
     future = time.time_ns() + 10**9
     fut = struct.pack("qq", future // 10**9, future % 10**9)
-    t0 = time.perf_counter_ns()
-    out["future_clamped"] = arrival_ns([(socket.SOL_SOCKET, SCM_TIMESTAMPNS, fut)]) - t0 < 10**8
-    t0 = time.perf_counter_ns()
-    out["none_is_now"] = 0 <= arrival_ns([]) - t0 < 10**8
+    a0 = time.perf_counter_ns()
+    got = arrival_ns([(socket.SOL_SOCKET, SCM_TIMESTAMPNS, fut)])
+    out["future_clamped"] = a0 <= got <= time.perf_counter_ns()
+    a0 = time.perf_counter_ns()
+    got = arrival_ns([])
+    out["none_is_now"] = a0 <= got <= time.perf_counter_ns()
 
     # plain HTTP transports use the stamping pool; TLS ones keep geventhttpclient's own
     plain = Transport("http://127.0.0.1:9/v1", 4, 5.0)
@@ -80,15 +90,16 @@ def child() -> dict[str, object]:
 def test_a_read_is_timed_by_the_packet_arrival_not_the_read(child: dict[str, object]) -> None:
     assert child["kernel"] is True
     assert child["data"] == "data: x\n\n"
-    # stamped in the sender's write on loopback, not 30 ms later when the reader got to it;
-    # converting the realtime stamp costs a few microseconds of noise either way
-    assert -0.05 <= float(child["after_write_ms"]) < 10  # type: ignore[arg-type]
-    assert float(child["before_read_ms"]) >= 25  # type: ignore[arg-type]
+    # stamped in the sender's write on loopback, not 200 ms later when the reader got to it.
+    # The bounds leave room for a loaded machine: converting the realtime stamp may be off
+    # by a preemption between two clock reads, and the loopback delivery may be deferred.
+    assert -50 <= float(child["after_write_ms"]) < 100  # type: ignore[arg-type]
+    assert float(child["before_read_ms"]) >= 100  # type: ignore[arg-type]
     assert child["sent_after_read"] is True
 
 
 def test_realtime_stamps_convert_to_the_monotonic_clock(child: dict[str, object]) -> None:
-    assert 4.0 <= float(child["converted_ago_ms"]) <= 6.0  # type: ignore[arg-type]
+    assert child["converted"] is True
     assert child["future_clamped"] is True
     assert child["none_is_now"] is True
 

@@ -13,6 +13,7 @@ from servegate.cluster.node import gobuild
 from servegate.cluster.node.layout import Layout
 from servegate.errors import UserError
 from servegate.procs import ProcessTable, ProcRecord, owned, start_ticks
+from servegate.wait import wait_until
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
@@ -54,10 +55,9 @@ def test_stop_of_a_process_ignoring_sigterm_escalates(tmp_path: Path) -> None:
         "print('ok', flush=True); time.sleep(60)"
     )
     rec = sup.start("stubborn", [sys.executable, "-c", code])
-    for _ in range(200):
-        if sup.log_path("stubborn").read_text().strip() == "ok":
-            break
-        __import__("time").sleep(0.02)
+    log = sup.log_path("stubborn")
+    # SIGTERM is ignored from here on (a wait for a state, bounded only against a hang)
+    assert wait_until(lambda: log.read_text().strip() == "ok", 60, interval_s=0.02)
     sup.stop("stubborn", timeout=0.2)
     assert not owned(rec)
 

@@ -12,7 +12,7 @@ from servegate.cli.sim import sim
 from servegate.errors import ConfigError
 from servegate.sim.app import SimApp
 from servegate.sim.modelcache import MARKER, model_dir, plan_start
-from servegate.sim.settings import load_settings
+from servegate.sim.settings import SimSettings, load_settings
 
 
 def test_first_start_downloads_then_later_starts_only_load(tmp_path: Path) -> None:
@@ -75,11 +75,12 @@ def test_the_app_is_loading_for_download_plus_load_on_a_miss(tmp_path: Path) -> 
     }
     settings = load_settings(None, env, {})
     app = SimApp(settings, clock=lambda: now[0])
+    now[0] = 105.0
+    app.complete_download()  # serve() calls it when the download time is up
     now[0] = 105.5
     assert not app.loaded  # downloaded, still loading
     now[0] = 106.0
     assert app.loaded
-    app.start_plan.complete_download(settings.model_name)
     now[0] = 200.0
     again = SimApp(settings, clock=lambda: now[0])
     assert again.start_plan.cache_hit
@@ -87,6 +88,18 @@ def test_the_app_is_loading_for_download_plus_load_on_a_miss(tmp_path: Path) -> 
     assert not again.loaded
     now[0] = 201.0
     assert again.loaded
+
+
+def test_a_late_download_keeps_the_app_loading(tmp_path: Path) -> None:
+    # On a busy event loop the download's timer may run after the load time is up: the
+    # model is not loaded (and /health not 200) before its download is recorded.
+    now = [0.0]
+    settings = SimSettings(model_cache=str(tmp_path), download_delay_s=1, startup_delay_s=1)
+    app = SimApp(settings, clock=lambda: now[0])
+    now[0] = 5.0
+    assert not app.loaded
+    app.complete_download()
+    assert app.loaded and (model_dir(tmp_path, settings.model_name) / MARKER).is_file()
 
 
 def test_the_cli_reports_an_unusable_cache_in_one_line(tmp_path: Path) -> None:

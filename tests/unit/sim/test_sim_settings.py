@@ -106,3 +106,21 @@ def test_example_settings_files_validate() -> None:
     assert files, "loadprofiles/sim/ should hold example settings"
     for f in files:
         load_settings(f, {}, {})
+
+
+def test_the_simulator_binds_loopback_unless_told_otherwise() -> None:
+    # servegate runs as root on its users' machines: nothing listens beyond loopback by default
+    assert SimSettings().host == "127.0.0.1"
+    printed = CliRunner().invoke(sim, ["--print-settings"], env={"SERVEGATE_SIM_HOST": None})
+    assert printed.exit_code == 0 and yaml.safe_load(printed.output)["host"] == "127.0.0.1"
+    flag = CliRunner().invoke(sim, ["--host", "0.0.0.0", "--print-settings"])
+    assert yaml.safe_load(flag.output)["host"] == "0.0.0.0"
+    env = CliRunner().invoke(sim, ["--print-settings"], env={"SERVEGATE_SIM_HOST": "::1"})
+    assert yaml.safe_load(env.output)["host"] == "::1"
+
+
+def test_the_simulator_image_listens_on_the_pods_address() -> None:
+    # In a pod the network namespace is the pod's own: probes and Services reach its IP.
+    from servegate.cluster.node.images import SIM_CONFIG
+
+    assert "SERVEGATE_SIM_HOST=0.0.0.0" in SIM_CONFIG.env
