@@ -108,14 +108,15 @@ def format_validation_error(exc: ValidationError, source: str, node: yaml.Node |
     return "\n".join(lines)
 
 
-class SafeLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, whose constructors' own errors (``!!int abc``, ``!!bool maybe``,
+class LocatedConstructorErrors:
+    """A loader mixin: the constructors' own errors (``!!int abc``, ``!!bool maybe``,
     ``!!float`` on nothing, a timestamp in month 13: ValueError, KeyError, IndexError,
-    AttributeError...) are YAML errors at the node's line, not tracebacks."""
+    AttributeError...) become YAML errors at the node's line, not tracebacks. Mixed into
+    PyYAML's pure and libyaml loaders alike (both construct in Python)."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
-            return super().construct_object(node, deep)
+            return super().construct_object(node, deep)  # type: ignore[misc]
         except (yaml.YAMLError, RecursionError):
             raise
         except Exception as exc:  # whatever a constructor raises on text it cannot read
@@ -124,6 +125,10 @@ class SafeLoader(yaml.SafeLoader):
             raise yaml.constructor.ConstructorError(
                 None, None, f"{what} is not a valid {tag} ({exc})", node.start_mark
             ) from None
+
+
+class SafeLoader(LocatedConstructorErrors, yaml.SafeLoader):
+    """PyYAML's safe loader with located constructor errors."""
 
 
 def parse_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:

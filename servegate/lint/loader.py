@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from servegate.config.base import LocatedConstructorErrors, one_line
 from servegate.errors import UserError
 from servegate.lint.model import K8sObject, Path_
 
@@ -27,7 +28,15 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 _YAML_SUFFIXES = (".yaml", ".yml")
 # Documents that configure tools, not the cluster: skipped silently inside scanned directories.
 _TOOL_KINDS = {"Kustomization", "Component"}
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(LocatedConstructorErrors, _Base):  # type: ignore[valid-type, misc]
+    """libyaml's safe loader (PyYAML's when absent) with located constructor errors."""
+
+
+# What reading a YAML file may raise besides YAMLError: a document nested too deeply.
+_UNREADABLE = (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError)
 
 
 @dataclass
@@ -109,7 +118,9 @@ def parse_yaml(text: str, file: str) -> tuple[list[ParsedDoc], str | None]:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{file}:{mark.line + 1}" if mark is not None else file
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return docs, f"{where}: invalid YAML: {problem}"
+        return docs, f"{where}: invalid YAML: {one_line(problem)}"
+    except RecursionError:
+        return docs, f"{file}: invalid YAML: nested too deeply"
     finally:
         loader.dispose()
     return docs, None
@@ -190,8 +201,8 @@ def _source_docs(directory: Path, seen: set[Path]) -> Iterator[K8sObject]:
     if kfile is None:
         return
     try:
-        spec = yaml.safe_load(kfile.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        spec = yaml.load(kfile.read_text(encoding="utf-8"), Loader=_Loader)
+    except _UNREADABLE:
         return
     if not isinstance(spec, dict):
         return
@@ -249,8 +260,8 @@ def load_unit(directory: Path, errors: list[str]) -> ObjectSet | None:
 
 def _is_component(kfile: Path) -> bool:
     try:
-        spec = yaml.safe_load(kfile.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        spec = yaml.load(kfile.read_text(encoding="utf-8"), Loader=_Loader)
+    except _UNREADABLE:
         return False
     return isinstance(spec, dict) and spec.get("kind") == "Component"
 

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from servegate.lint import lint_sets
 from servegate.lint.loader import ObjectSet, load_paths
 from servegate.lint.model import K8sObject
@@ -51,3 +53,31 @@ def test_mutated_manifests_never_crash_a_rule() -> None:
         result = lint_sets([ObjectSet("mutated", batch)], disable=["SG504"])
         assert result.errors == []
     assert mutated_fields > 500
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "says"),
+    [
+        # What the fuzzer found (tests/unit/fuzz/test_fuzz_lint.py, deep profile) and its kin:
+        # PyYAML's constructors raise ValueError/KeyError, which used to escape as tracebacks.
+        ("!!int apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", 1, "not a valid int"),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: !!bool maybe}\n", 3, "valid bool"),
+        (
+            "apiVersion: v1\nkind: ConfigMap\n"
+            "metadata: {name: x, creationTimestamp: !!timestamp 2020-13-45}\n",
+            3,
+            "month must be in 1..12",
+        ),
+        ("[" * 5000 + "\n", None, "invalid YAML"),
+    ],
+)
+def test_values_a_tag_cannot_hold_are_one_line_errors(
+    tmp_path: Path, text: str, line: int | None, says: str
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    result = load_paths([str(bad)])
+    (error,) = result.errors
+    assert says in error and "\n" not in error
+    if line is not None:
+        assert error.startswith(f"{bad}:{line}: invalid YAML")
