@@ -372,7 +372,7 @@ def test_configmap_credentials_only_when_loaded_as_environment() -> None:
         ("sum(a) by (model_name)", UNKNOWN),
         ("sum without (pod) (a)", UNKNOWN),
         ("sum(a) / b", UNKNOWN),
-        ("sum(a{x=\"(\"}) by (pod)", "one series per pod"),  # a bracket inside a string
+        ('sum(a{x="("}) by (pod)', "one series per pod"),  # a bracket inside a string
         ("sum(rate(a[5m:1m]))", ONE),  # a subquery
         ("-sum(a)", ONE),
         ("bottomk(2, sum by (pod) (a))", "up to 2 series"),
