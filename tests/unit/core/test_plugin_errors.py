@@ -14,6 +14,7 @@ def _not_strict(monkeypatch: pytest.MonkeyPatch) -> None:
     """These runs choose strict mode by flag; CI's SERVEGATE_STRICT must not choose for them."""
     monkeypatch.delenv("SERVEGATE_STRICT", raising=False)
 
+
 TESTS = """
 import pytest
 from servegate.errors import MissingCapability, UserError
