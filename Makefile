@@ -15,7 +15,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 SYSTEM_PKGS := containerd runc containernetworking-plugins iptables conntrack iproute2 \
                debootstrap prometheus ipset redis-server
 
-.PHONY: run test venv system-deps lint type unit integration e2e clean
+.PHONY: run test kind-smoke venv system-deps lint type unit integration e2e clean
 
 venv: $(STAMP)
 
@@ -46,6 +46,11 @@ test: venv system-deps
 	$(BIN)/pytest tests/integration -m integration -p no:cacheprovider -q
 	$(BIN)/pytest tests/e2e -m e2e -p no:cacheprovider -q
 	$(BIN)/pytest suites -m smoke -p no:cacheprovider -q $(SMOKE_ARGS)
+
+# The smoke tier on a kind cluster (docs/kind.md): Docker, or Debian's docker.io which
+# servegate starts and stops itself (as root). CI runs it after `make test` (.ci/run).
+kind-smoke: venv
+	$(BIN)/pytest suites -m smoke --sg-cluster kind -p no:cacheprovider -q
 
 # The main job calibrates the load generator once per machine (about 2 minutes) so reports can
 # say whether figures were taken below its ceiling.

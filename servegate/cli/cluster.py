@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -63,8 +63,43 @@ def cluster() -> None:
     """Manage the embedded local cluster (real control plane, kwok GPU fleet, one real node)."""
 
 
+_PROVIDER = click.option(
+    "--provider",
+    type=click.Choice(["local", "kind"]),
+    default="local",
+    show_default=True,
+    help="local: the embedded cluster; kind: a kind cluster in Docker (docs/kind.md)",
+)
+_NAME = click.option(
+    "--name",
+    default=None,
+    help="cluster name [default: local for the local provider, servegate for kind]",
+)
+
+
+def _name(provider: str, name: str | None) -> str:
+    return name or ("servegate" if provider == "kind" else "local")
+
+
+def _kind(name: str, image: str | None = None) -> tuple[Any, Progress | None]:
+    from servegate.cluster.providers import provider
+
+    def log(message: str) -> None:
+        click.echo(message, err=True)
+
+    report, bar = _progress_printer()
+    return provider("kind", name=name, image=image, log=log, progress=report), bar
+
+
 @cluster.command()
-@click.option("--name", default="local", show_default=True, help="cluster name (state directory)")
+@_PROVIDER
+@_NAME
+@click.option(
+    "--kind-image",
+    default=None,
+    envvar="SERVEGATE_KIND_IMAGE",
+    help="kind only: a node image to use instead of servegate's offline build",
+)
 @click.option(
     "--fleet",
     "fleet_file",
@@ -90,7 +125,9 @@ def cluster() -> None:
 )
 @click.option("--no-build", is_flag=True, help="fail instead of building missing binaries")
 def up(
-    name: str,
+    provider: str,
+    name: str | None,
+    kind_image: str | None,
     fleet_file: Path | None,
     no_fleet: bool,
     no_node: bool,
@@ -101,6 +138,10 @@ def up(
     """Start the cluster (idempotent); wait until every node is Ready; print timings."""
     from servegate.cluster.local import LocalCluster
 
+    name = _name(provider, name)
+    if provider == "kind":
+        _kind_up(name, kind_image)
+        return
     if fleet_file is None and not no_fleet and _DEFAULT_FLEET.exists():
         fleet_file = _DEFAULT_FLEET
     report, bar = _progress_printer()
@@ -133,12 +174,41 @@ def up(
     click.echo(f"export KUBECONFIG={result.kubeconfig}  # context {result.context}")
 
 
+def _kind_up(name: str, image: str | None) -> None:
+    prov, bar = _kind(name, image)
+    try:
+        access = prov.up()
+    except UserError as exc:
+        raise _fail(exc) from None
+    finally:
+        if bar is not None:
+            bar.stop()
+    done = prov.last_up
+    if done is not None and not done.created:
+        click.echo(f"kind cluster {name} is already up")
+    elif done is not None:
+        steps = ", ".join(f"{k} {v:.1f}s" for k, v in done.timings.items() if k != "total")
+        click.echo(f"kind cluster {name} up in {done.timings['total']:.1f}s: {steps}")
+        click.echo(f"node image: {done.image}")
+    click.echo(f"export KUBECONFIG={access.kubeconfig}  # context {access.context}")
+
+
 @cluster.command()
-@click.option("--name", default="local", show_default=True)
-def down(name: str) -> None:
+@_PROVIDER
+@_NAME
+def down(provider: str, name: str | None) -> None:
     """Stop every process the cluster started (checked by PID) and remove its state."""
     from servegate.cluster.local import LocalCluster
 
+    name = _name(provider, name)
+    if provider == "kind":
+        prov, _ = _kind(name)
+        try:
+            done = prov.cluster.down()
+        except UserError as exc:
+            raise _fail(exc) from None
+        click.echo(f"kind cluster {name} down" + (f": {'; '.join(done)}" if done else ""))
+        return
     try:
         stopped = LocalCluster(name).down()
     except UserError as exc:
@@ -150,11 +220,23 @@ def down(name: str) -> None:
 
 
 @cluster.command()
-@click.option("--name", default="local", show_default=True)
-def status(name: str) -> None:
+@_PROVIDER
+@_NAME
+def status(provider: str, name: str | None) -> None:
     """Processes and nodes; exit code 1 when the cluster is not fully up."""
     from servegate.cluster.local import LocalCluster
 
+    name = _name(provider, name)
+    if provider == "kind":
+        prov, _ = _kind(name)
+        try:
+            line = prov.status()
+        except UserError as exc:
+            raise _fail(exc) from None
+        click.echo(line)
+        if not prov.cluster.kubeconfig.exists() or "not created" in line or "no Docker" in line:
+            sys.exit(1)
+        return
     try:
         procs, ready, total = LocalCluster(name).status()
     except UserError as exc:
@@ -171,14 +253,19 @@ def status(name: str) -> None:
 
 
 @cluster.command()
-@click.option("--name", default="local", show_default=True)
+@_PROVIDER
+@_NAME
 @click.option("--path", "path_only", is_flag=True, help="print the file's path, not its content")
-def kubeconfig(name: str, path_only: bool) -> None:
-    """Print the admin kubeconfig (context servegate-<name>)."""
+def kubeconfig(provider: str, name: str | None, path_only: bool) -> None:
+    """Print the admin kubeconfig (context servegate-<name>, kind-<name> for kind)."""
     from servegate.cluster import paths
 
+    name = _name(provider, name)
     try:
-        path = paths.state_dir(name) / "kubeconfig"
+        if provider == "kind":
+            path = paths.state_root() / f"kind-{paths.check_name(name)}" / "kubeconfig"
+        else:
+            path = paths.state_dir(name) / "kubeconfig"
     except UserError as exc:
         raise _fail(exc) from None
     if not path.exists():

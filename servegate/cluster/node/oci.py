@@ -39,6 +39,8 @@ class ImageConfig:
     user: str = ""
     exposed_ports: Sequence[int] = ()
     labels: dict[str, str] = field(default_factory=dict)
+    stop_signal: str = ""
+    """The signal ``docker stop`` sends (systemd as PID 1 wants SIGRTMIN+3); empty: Docker's."""
 
 
 def _norm(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -140,6 +142,7 @@ def write_archive(ref: str, layers: Sequence[Path | bytes], config: ImageConfig,
                 "User": config.user,
                 "Labels": dict(config.labels) or None,
                 "ExposedPorts": {f"{p}/tcp": {} for p in config.exposed_ports} or None,
+                **({"StopSignal": config.stop_signal} if config.stop_signal else {}),
             },
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
             "history": [{"created_by": "servegate"} for _ in diff_ids],

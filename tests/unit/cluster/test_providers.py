@@ -96,16 +96,21 @@ def test_unreachable_existing_cluster_is_one_line(tmp_path: Path) -> None:
 
 
 def test_kind_without_docker_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(providers, "docker_available", lambda: False)
+    from servegate.cluster.kind import dockerhost
+
+    monkeypatch.setattr(dockerhost.DockerHost, "existing", lambda self: None)
+    monkeypatch.setattr("shutil.which", lambda _n: None)
     prov = providers.provider("kind", name="t")
     assert prov.access().context == "kind-t"
-    with pytest.raises(UserError, match="needs Docker"):
+    with pytest.raises(UserError, match="needs Docker") as err:
         prov.up()
+    assert "\n" not in str(err.value) and "docker.io" in str(err.value)
 
 
 def test_kind_is_built_from_the_module_proxy_when_not_on_path(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from servegate.cluster.kind import cluster
     from servegate.cluster.node import gobuild
 
     calls: list[tuple[str, str, Path]] = []
@@ -116,11 +121,11 @@ def test_kind_is_built_from_the_module_proxy_when_not_on_path(
 
     monkeypatch.setattr("shutil.which", lambda _n: None)
     monkeypatch.setattr(gobuild, "go_install", fake_install)
-    got = providers.kind_binary()
-    assert calls == [(providers.KIND_MODULE, providers.KIND_VERSION, got)]
-    assert got.name == f"kind-{providers.KIND_VERSION}"
+    got = cluster.kind_binary()
+    assert calls == [(cluster.KIND_MODULE, cluster.KIND_VERSION, got)]
+    assert got.name == f"kind-{cluster.KIND_VERSION}"
     monkeypatch.setattr("shutil.which", lambda _n: "/usr/local/bin/kind")
-    assert providers.kind_binary() == Path("/usr/local/bin/kind")
+    assert cluster.kind_binary() == Path("/usr/local/bin/kind")
 
 
 def test_kind_name_is_checked() -> None:

@@ -1,0 +1,3 @@
+module servegate.local/images/runcwrap
+
+go 1.22
