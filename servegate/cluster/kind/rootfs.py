@@ -17,8 +17,7 @@ from pathlib import Path
 
 from servegate.cluster.gobuild import ProgressFn
 from servegate.cluster.node.layout import cache_root
-from servegate.cluster.node.oci import dir_layer
-from servegate.cluster.node.rootfs import SUITE, mirror
+from servegate.cluster.node.rootfs import SUITE, mirror, pack_stripped
 from servegate.errors import UserError
 
 NODE_PACKAGES = (
@@ -91,14 +90,7 @@ def debootstrap_layer(stem: str, packages: tuple[str, ...], progress: ProgressFn
             mirror(),
         ]
         _stream(argv, log, label, progress)
-        for junk in _JUNK:
-            target = root / junk
-            if target.is_dir():
-                shutil.rmtree(target)
-                target.mkdir()
-        part = out.with_name(out.name + ".part")
-        dir_layer(root, part)
-        part.replace(out)
+        pack_stripped(root, out, _JUNK)
     return out
 
 

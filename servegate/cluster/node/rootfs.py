@@ -92,22 +92,32 @@ def base_layer() -> Path:
             ],
             f"debootstrap from {mirror()} (set SERVEGATE_DEBIAN_MIRROR for a local mirror)",
         )
-        for junk in (
-            "var/cache/apt/archives",
-            "var/lib/apt/lists",
-            "usr/share/doc",
-            "usr/share/man",
-            "usr/share/locale",
-            "var/log",
-        ):
-            target = root / junk
-            if target.is_dir():
-                shutil.rmtree(target)
-                target.mkdir()
-        part = out.with_name(out.name + ".part")
-        dir_layer(root, part)
-        part.replace(out)
+        pack_stripped(root, out, _JUNK)
     return out
+
+
+_JUNK = (
+    "var/cache/apt/archives",
+    "var/lib/apt/lists",
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/locale",
+    "var/log",
+)
+"""What a debootstrapped tree keeps empty in the image: apt's caches, docs and logs."""
+
+
+def pack_stripped(root: Path, out: Path, junk: tuple[str, ...]) -> None:
+    """Empty the ``junk`` directories of a debootstrapped ``root`` and pack it as one layer
+    tar at ``out`` (written beside it first, so a cut build never leaves a cache entry)."""
+    for name in junk:
+        target = root / name
+        if target.is_dir():
+            shutil.rmtree(target)
+            target.mkdir()
+    part = out.with_name(out.name + ".part")
+    dir_layer(root, part)
+    part.replace(out)
 
 
 def _pins() -> dict[str, str]:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from fuzz_budget import examples
+from fuzz_trees import tree_paths
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -120,17 +121,6 @@ def check_outcome(kind: str, path: Path) -> str:
     return "ok"
 
 
-def _paths(tree: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """Every path into a parsed YAML tree, the root included."""
-    yield prefix
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            yield from _paths(value, (*prefix, key))
-    elif isinstance(tree, list):
-        for index, value in enumerate(tree):
-            yield from _paths(value, (*prefix, index))
-
-
 def _get(tree: Any, path: tuple[Any, ...]) -> Any:
     for part in path:
         tree = tree[part]
@@ -163,7 +153,7 @@ def mutated_tree(draw: st.DrawFn, tree: Any) -> Any:
     tree = copy.deepcopy(tree)
     ops = ["edge", "edge", "edge", "replace", "delete", "add", "rename", "wrap"]
     for _ in range(draw(st.integers(1, 4))):
-        paths = list(_paths(tree))
+        paths = list(tree_paths(tree))
         path = draw(st.sampled_from(paths))
         op = draw(st.sampled_from(ops))
         if not path:

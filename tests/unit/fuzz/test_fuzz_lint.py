@@ -19,6 +19,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from fuzz_budget import examples
+from fuzz_trees import tree_paths
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,24 +51,14 @@ TREES = st.recursive(
 )
 
 
-def _paths(tree: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if prefix:
-        yield prefix
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            yield from _paths(value, (*prefix, key))
-    elif isinstance(tree, list):
-        for index, value in enumerate(tree):
-            yield from _paths(value, (*prefix, index))
-
-
 @st.composite
 def mutated_docs(draw: st.DrawFn, docs: list[Any]) -> list[Any]:
     """The file's documents after 1-5 edits: a value replaced (by garbage, or by a value of
     another field of the same file), deleted, a list emptied, a document dropped or doubled."""
     docs = copy.deepcopy(docs)
     for _ in range(draw(st.integers(1, 5))):
-        every = [(i, p) for i, d in enumerate(docs) for p in _paths(d)]  # after earlier edits
+        # Paths below each document's root, after the earlier edits.
+        every = [(i, p) for i, d in enumerate(docs) for p in tree_paths(d) if p]
         if not every:
             break
         op = draw(st.sampled_from(["replace", "replace", "swap", "delete", "empty", "doc"]))

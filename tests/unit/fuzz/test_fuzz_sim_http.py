@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import pytest
 from fuzz_budget import examples
+from fuzz_trees import tree_paths
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -212,16 +213,6 @@ KEYS = st.sampled_from(
 )
 
 
-def _paths(tree: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield prefix
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            yield from _paths(value, (*prefix, key))
-    elif isinstance(tree, list):
-        for index, value in enumerate(tree):
-            yield from _paths(value, (*prefix, index))
-
-
 @st.composite
 def mutated_body(draw: st.DrawFn, path: str) -> bytes:
     """The valid body of ``path`` after 1-3 edits of its JSON (a value set to an edge or to
@@ -233,7 +224,7 @@ def mutated_body(draw: st.DrawFn, path: str) -> bytes:
         return json.dumps(draw(JSON_VALUES)).encode()  # orjson refuses ints beyond 64 bits
     doc = copy.deepcopy(BODIES[path])
     for _ in range(draw(st.integers(1, 3))):
-        where = draw(st.sampled_from(list(_paths(doc))[1:] or [("model",)]))
+        where = draw(st.sampled_from(list(tree_paths(doc))[1:] or [("model",)]))
         parent: Any = doc
         for part in where[:-1]:
             parent = parent[part]
