@@ -172,6 +172,74 @@ def _let_daemons_go() -> None:
         gc.collect()
 
 
+#: A child that must not outlive the servegate process that started it carries that process's
+#: identity in this environment variable, ``pid:start_ticks:boot``.
+PARENT_ENV = "SERVEGATE_PARENT"
+
+
+def tied(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) for a child that must end with this process: the
+    Locust master and workers of a run, its simulator, its port-forwards. It names this
+    process, so that if we die without stopping the child (SIGKILL, a CI timeout), the next
+    servegate run recognises it as an orphan and stops it (:func:`sweep_orphans`)."""
+    out = dict(os.environ if env is None else env)
+    me = record_of("self", os.getpid())
+    if me is not None:
+        out[PARENT_ENV] = f"{me.pid}:{me.start_ticks}:{me.boot}"
+    return out
+
+
+def _parent_of(proc: Path) -> ProcRecord | None:
+    """The record of the process a child was tied to, from its initial environment."""
+    try:
+        environ = (proc / "environ").read_bytes()
+    except OSError:
+        return None
+    key = PARENT_ENV.encode() + b"="
+    value = next((v[len(key) :] for v in environ.split(b"\0") if v.startswith(key)), None)
+    if value is None:
+        return None
+    try:
+        pid, ticks, boot = value.decode("ascii").split(":")
+        return ProcRecord("parent", int(pid), int(ticks), boot=boot)
+    except ValueError:
+        return None
+
+
+def orphans() -> list[ProcRecord]:
+    """This user's processes tied to a servegate process that is gone (pid, start ticks and
+    boot id no longer match a live process): left by a run that died without stopping them.
+    Each is pinned to its start time, so stopping it never touches a reused PID."""
+    found = []
+    me, uid = os.getpid(), os.getuid()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == me:
+            continue
+        try:
+            if proc.stat().st_uid != uid:
+                continue
+        except OSError:
+            continue
+        parent = _parent_of(proc)
+        if parent is None or owned(parent):
+            continue
+        try:
+            name = (proc / "comm").read_text().strip()
+        except OSError:
+            continue
+        rec = record_of(name, int(proc.name))
+        if rec is not None:
+            found.append(rec)
+    return found
+
+
+def sweep_orphans(timeout: float = 5.0) -> list[str]:
+    """Stop the processes of :func:`orphans`; one ``name pid N`` per process stopped."""
+    found = orphans()
+    stop_all(found, timeout)
+    return [f"{r.name} pid {r.pid}" for r in found]
+
+
 def launch(
     name: str,
     argv: Sequence[str],

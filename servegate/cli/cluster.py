@@ -1,4 +1,4 @@
-"""``servegate cluster up|down|status|kubeconfig|build``: the embedded local cluster."""
+"""``servegate cluster up|down|status|kubeconfig|build|addons|sockets``: the local cluster."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 _DEFAULT_FLEET = DEFAULT_FLEET
 
 
-def _progress_printer() -> tuple[ProgressFn, Progress | None]:
-    """A rich progress bar on a terminal, a line every 15 s otherwise (CI logs)."""
+def _progress_printer(unit: str = "packages") -> tuple[ProgressFn, Progress | None]:
+    """A rich progress bar on a terminal, a line every 15 s otherwise (CI logs); ``unit``
+    names what is counted (Go packages; make's per cent for the engine)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     if sys.stderr.isatty():
@@ -29,7 +30,7 @@ def _progress_printer() -> tuple[ProgressFn, Progress | None]:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("packages"),
+            TextColumn(unit),
             TimeElapsedColumn(),
             transient=False,
         )
@@ -49,7 +50,7 @@ def _progress_printer() -> tuple[ProgressFn, Progress | None]:
         if now - last.get(label, 0.0) >= 15 or (total and done >= total):
             last[label] = now
             of = f"/{total}" if total else ""
-            click.echo(f"building {label}: {done}{of} packages", err=True)
+            click.echo(f"building {label}: {done}{of} {unit}", err=True)
 
     return report_plain, None
 
@@ -298,6 +299,25 @@ def build(bin_dir: Path | None) -> None:
     for name, res in sorted(found.items()):
         click.echo(f"{name:<24} {res.source:<9} {res.path}")
     click.echo(f"resolved in {time.monotonic() - started:.1f}s")
+
+
+@cluster.command()
+@click.option("--name", default="local", show_default=True, help="Cluster name.")
+def sockets(name: str) -> None:
+    """The running local cluster's listening sockets and where each can be reached from;
+    exit code 1 if one is reachable from outside this host."""
+    from servegate.cluster import sockets as socks
+    from servegate.cluster.local import LocalCluster
+
+    lc = LocalCluster(name, log=lambda _m: None)
+    if not lc.running():
+        raise _fail(UserError(f"local cluster {name!r} is not running: servegate cluster up"))
+    rows = socks.listeners(lc.state)
+    click.echo(socks.table(rows))
+    exposed = [r for r in rows if not r.private]
+    click.echo(f"{len(rows)} listening sockets, {len(exposed)} reachable from outside this host")
+    if exposed:
+        sys.exit(1)
 
 
 @cluster.command()

@@ -14,10 +14,11 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from servegate.cluster import kubeconfig, network
+from servegate.cluster import identities, kubeconfig, network
 from servegate.cluster.binaries import Resolved
 from servegate.cluster.network import LOOPBACK, Ports
 from servegate.cluster.pki import CertPair, Pki, service_account_keys
@@ -30,13 +31,16 @@ SUITE = "servegate-suite"
 """A second cluster-admin identity for runs that must be told apart from the add-ons, which
 use the admin one (the audit-log test runs the suites as this user)."""
 
-# What the API server records: every write, at the Metadata level (who, what, where, the
-# response code; no bodies); reads are not recorded. JSON lines in ``Layout.audit_log``.
-AUDIT_POLICY = {
+# What the API server records: every write, and every request of the host components' own
+# users (servegate.cluster.identities: who they are and what they are refused shows there), at
+# the Metadata level (who, what, where, the response code; no bodies); other reads are not
+# recorded. JSON lines in ``Layout.audit_log``.
+AUDIT_POLICY: dict[str, Any] = {
     "apiVersion": "audit.k8s.io/v1",
     "kind": "Policy",
     "omitStages": ["RequestReceived"],
     "rules": [
+        {"level": "Metadata", "users": identities.users()},
         {"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
         {"level": "None"},
     ],

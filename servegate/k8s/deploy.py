@@ -21,6 +21,7 @@ from typing import Any
 from servegate.k8s.client import Cluster, ClusterError
 from servegate.k8s.errors import api_message
 from servegate.k8s.scope import MANAGED_BY, NAMESPACE_PREFIX, RunScope, creator_alive, orphaned
+from servegate.redact import scrub
 from servegate.wait import poll
 
 FIELD_MANAGER = "servegate"
@@ -205,10 +206,37 @@ def wait_ready(cluster: Cluster, namespace: str, timeout_s: float, poll_s: float
     raise DeployTimeout(f"not ready after {timeout_s:.0f}s in {namespace}: {detail}")
 
 
-def collect(cluster: Cluster, namespace: str, out_dir: Path, tail_lines: int = 2000) -> None:
-    """Save events, pod states and container logs of ``namespace`` into ``out_dir``."""
+def namespace_secrets(core: Any, namespace: str) -> list[str]:
+    """The decoded values of the namespace's Secrets (and each line of a multi-line one):
+    what :func:`collect` keeps out of the results. Empty when they cannot be read."""
+    import base64
+    import binascii
+
     from kubernetes.client.exceptions import ApiException
 
+    try:
+        items = core.list_namespaced_secret(namespace).items
+    except ApiException:
+        return []  # not allowed to list them: the dumps cannot be scrubbed of them
+    out: set[str] = set()
+    for secret in items:
+        for raw in (secret.data or {}).values():
+            try:
+                value = base64.b64decode(raw).decode("utf-8", errors="replace")
+            except (binascii.Error, ValueError):
+                continue
+            out.add(value)
+            out.update(line.strip() for line in value.splitlines() if line.strip())
+    return sorted(out)
+
+
+def collect(cluster: Cluster, namespace: str, out_dir: Path, tail_lines: int = 2000) -> None:
+    """Save events, pod states and container logs of ``namespace`` into ``out_dir``, with
+    every value of the namespace's Secrets replaced by ``<redacted>`` (a container that
+    prints its token, an event that quotes one, must not publish it)."""
+    from kubernetes.client.exceptions import ApiException
+
+    secrets = namespace_secrets(cluster.core, namespace)
     out_dir.mkdir(parents=True, exist_ok=True)
     events = cluster.core.list_namespaced_event(namespace).items
     lines = [
@@ -216,7 +244,7 @@ def collect(cluster: Cluster, namespace: str, out_dir: Path, tail_lines: int = 2
         f"{e.involved_object.name} {e.reason}: {e.message}"
         for e in events
     ]
-    (out_dir / "events.txt").write_text("\n".join(lines) + "\n")
+    (out_dir / "events.txt").write_text(scrub("\n".join(lines) + "\n", secrets))
     logs = out_dir / "logs"
     logs.mkdir(exist_ok=True)
     pods = cluster.core.list_namespaced_pod(namespace).items
@@ -231,8 +259,10 @@ def collect(cluster: Cluster, namespace: str, out_dir: Path, tail_lines: int = 2
             except ApiException as exc:
                 text = f"(no log: {exc.status} {exc.reason})\n"
             # A container that never started has no log at all (None), not an empty one.
-            (logs / f"{p.metadata.name}_{c.name}.log").write_text(text or "(no log yet)\n")
-    (out_dir / "pods.json").write_text(json.dumps(states, indent=1, default=str))
+            text = scrub(text or "(no log yet)\n", secrets)
+            (logs / f"{p.metadata.name}_{c.name}.log").write_text(text)
+    states_text = json.dumps(states, indent=1, default=str)
+    (out_dir / "pods.json").write_text(scrub(states_text, secrets))
 
 
 def delete_run_objects(

@@ -23,8 +23,9 @@ from servegate.checks.gpu.model import Obj
 from servegate.errors import UserError
 from servegate.harness.cluster import ClusterHandle
 from servegate.k8s.client import Cluster
-from servegate.k8s.deploy import create_namespace, delete_run_objects
+from servegate.k8s.deploy import create_namespace, delete_run_objects, namespace_secrets
 from servegate.k8s.scope import RunScope
+from servegate.redact import scrub
 from servegate.wait import poll
 
 SETTLE_TIMEOUT_S = 60.0
@@ -127,15 +128,16 @@ def _reason(exc: Any) -> str:
 
 def _save(ns: GpuNamespace, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
+    secrets = namespace_secrets(ns.cluster.core, ns.name)  # never published (k8s.deploy.collect)
     events = ns.cluster.core.list_namespaced_event(ns.name).items
-    (out_dir / "events.txt").write_text(
-        "".join(
-            f"{e.last_timestamp or e.event_time} {e.type} {e.involved_object.kind}/"
-            f"{e.involved_object.name} {e.reason}: {e.message}\n"
-            for e in events
-        )
+    text = "".join(
+        f"{e.last_timestamp or e.event_time} {e.type} {e.involved_object.kind}/"
+        f"{e.involved_object.name} {e.reason}: {e.message}\n"
+        for e in events
     )
-    (out_dir / "pods.json").write_text(json.dumps(ns.pods(), indent=1, default=str))
+    (out_dir / "events.txt").write_text(scrub(text, secrets))
+    pods = json.dumps(ns.pods(), indent=1, default=str)
+    (out_dir / "pods.json").write_text(scrub(pods, secrets))
 
 
 @contextlib.contextmanager

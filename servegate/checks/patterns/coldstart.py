@@ -25,8 +25,9 @@ from typing import Any
 from servegate.checks.patterns.storage import remove_host_dirs
 from servegate.errors import UserError
 from servegate.k8s.client import Cluster
-from servegate.k8s.deploy import per_run_names
+from servegate.k8s.deploy import namespace_secrets, per_run_names
 from servegate.k8s.scope import RunScope
+from servegate.redact import scrub
 from servegate.wait import wait_for
 
 CACHE_MOUNT = "/root/.cache/huggingface"  # the unit's model-cache mount (vLLM's HF cache)
@@ -169,9 +170,10 @@ def _container_failure(pod: Any) -> str | None:
 
 def _logs(core: Any, namespace: str, name: str) -> str:
     try:
-        return str(core.read_namespaced_pod_log(name, namespace, tail_lines=50))
+        text = str(core.read_namespaced_pod_log(name, namespace, tail_lines=50))
     except Exception:  # the client raises ApiException or urllib3 errors; logs are a courtesy
         return ""
+    return scrub(text, namespace_secrets(core, namespace))  # they go into messages
 
 
 class _Start:

@@ -156,9 +156,6 @@ def context(cluster: str = "local") -> AddonContext:
         api=Api(LOOPBACK, port, pki / "ca.crt", pki / "admin.crt", pki / "admin.key"),
         apiserver_url=f"https://{LOOPBACK}:{port}",
         ca=pki / "ca.crt",
-        admin_cert=pki / "admin.crt",
-        admin_key=pki / "admin.key",
-        admin_kubeconfig=layout.admin_kubeconfig,
         front_proxy_ca=pki / "front-proxy-ca.crt",
         prometheus_url=f"http://{LOOPBACK}:{port + 6}",
     )

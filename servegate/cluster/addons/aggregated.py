@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from servegate.cluster.addons import portfile
-from servegate.cluster.addons.base import AddonContext, Progress
+from servegate.cluster.addons.base import AddonContext, Credentials, Progress
 from servegate.cluster.api import Api, ApiError
 from servegate.cluster.node.layout import Layout as NodeLayout
 from servegate.errors import UserError
@@ -176,10 +176,11 @@ class Aggregated:
             ctx.api.close()  # callers do not close the context's client: leave no socket open
 
 
-def serving_flags(ctx: AddonContext, port: int, cert_dir: Path) -> list[str]:
+def serving_flags(ctx: AddonContext, port: int, cert_dir: Path, kubeconfig: Path) -> list[str]:
     """Flags of an extension API server on the bridge address: callers are authenticated and
-    authorised through the API server (admin kubeconfig), which reaches it as front proxy."""
-    kc = str(ctx.admin_kubeconfig)
+    authorised through the API server (the server's own identity, bound to
+    system:auth-delegator), which reaches it as front proxy."""
+    kc = str(kubeconfig)
     return [
         f"--authentication-kubeconfig={kc}",
         f"--authorization-kubeconfig={kc}",
@@ -199,7 +200,8 @@ class ApiServerAddon:
     preferred_port: int
     build_note: str  # what building announces, after "add-on <name>: "
     binary: Callable[[], Path]
-    argv: Callable[[str, AddonContext, int, Path], list[str]]  # binary, ctx, port, cert dir
+    argv: Callable[[str, AddonContext, int, Path, Credentials], list[str]]
+    """binary, ctx, port, cert dir, the server's own credentials -> its command line"""
     probe: str  # a path of the group that answers once it serves
     install: str  # what to install on a cluster servegate did not make
     check: Callable[[Any], str | None] = lambda _body: None  # accepts the probe's body
@@ -225,7 +227,9 @@ class ApiServerAddon:
         wanted = {self.name: (self.preferred_port, (ctx.bridge_ip,))}
         port = portfile.choose(root, wanted)[self.name]
         (root / "certs").mkdir(exist_ok=True)
-        self.api.serve(ctx, self.argv(binary, ctx, port, root / "certs"), port, progress)
+        creds = ctx.identity(self.name)
+        argv = self.argv(binary, ctx, port, root / "certs", creds)
+        self.api.serve(ctx, argv, port, progress)
 
     def ready(self, ctx: AddonContext) -> str | None:
         return self.api.serving(ctx, self.probe, self.check)

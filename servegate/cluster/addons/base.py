@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from servegate.cluster import identities
 from servegate.cluster.api import Api
 from servegate.cluster.node.layout import Layout as NodeLayout
 from servegate.cluster.node.layout import cache_root
+from servegate.cluster.pki import Pki
 from servegate.procs import ProcessTable
 
 Progress = Callable[[str], None]
@@ -34,12 +36,9 @@ class AddonContext:
     state_dir: Path  # the cluster's state directory
     node: NodeLayout  # the real node's layout (node.root is its state directory)
     sup: ProcessTable  # the node's processes: `cluster down` stops what it records
-    api: Api  # admin (system:masters) client of the API server
+    api: Api  # servegate's own admin client (setup steps only; never handed to a process)
     apiserver_url: str  # https://127.0.0.1:<port>
-    ca: Path  # cluster CA certificate
-    admin_cert: Path
-    admin_key: Path
-    admin_kubeconfig: Path
+    ca: Path  # cluster CA certificate (its key beside it: identities are signed with it)
     front_proxy_ca: Path  # requestheader CA: extension API servers trust it
     prometheus_url: str  # the node's Prometheus, http://127.0.0.1:<port>
     bridge_ip: str = BRIDGE_IP
@@ -49,6 +48,27 @@ class AddonContext:
         path = self.node.root / "addons" / addon
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def identity(self, component: str) -> Credentials:
+        """``component``'s own credentials (servegate.cluster.identities): its RBAC applied,
+        a client certificate signed by the cluster CA and a kubeconfig using it."""
+        ident = identities.get(component)
+        identities.apply(self.api, ident)
+        path = self.node.root / "identities" / f"{component}.kubeconfig"
+        pki = Pki(self.ca.parent, ca_name=self.ca.stem)
+        context = f"servegate-{self.cluster}"
+        written, pair = identities.write_kubeconfig(pki, ident, self.apiserver_url, context, path)
+        return Credentials(ident.user, written, pair.cert, pair.key)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How one host process authenticates to the API server (and to the kubelet)."""
+
+    user: str
+    kubeconfig: Path
+    cert: Path
+    key: Path
 
 
 def addon_binary(package: str, version: str, name: str) -> Path:

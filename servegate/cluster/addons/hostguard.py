@@ -55,3 +55,23 @@ def guarded_ports(owner: str) -> list[int]:
             words = line.split()
             out.append(int(words[words.index("--dport") + 1]))
     return out
+
+
+def _tagged_ports(tool: str) -> set[int]:
+    rules = subprocess.run([tool, "-S", "INPUT"], capture_output=True, text=True, check=False)
+    out = set()
+    for line in rules.stdout.splitlines():
+        words = line.split()
+        tagged = any(w.startswith("servegate-") and w.endswith("-loopback-only") for w in words)
+        if tagged and "--dport" in words and words[-2:] == ["-j", "DROP"] and "!" in words:
+            out.add(int(words[words.index("--dport") + 1]))
+    return out
+
+
+def guarded_everywhere() -> list[int]:
+    """TCP ports any owner keeps loopback-only, for IPv4 and (where there is ip6tables) IPv6."""
+    tools = [t for t in _TOOLS if shutil.which(t)]
+    if "iptables" not in tools:
+        return []
+    ports = set.intersection(*(_tagged_ports(t) for t in tools))
+    return sorted(ports)

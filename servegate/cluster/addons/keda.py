@@ -1,6 +1,7 @@
 """KEDA (operator + metrics API server) as host processes of the local cluster.
 
-Both run with the admin kubeconfig, like the control plane. The operator evaluates scalers
+Each runs as its own user (servegate:keda-operator, servegate:keda-adapter: a certificate and
+RBAC of its own, servegate.cluster.identities). The operator evaluates scalers
 (it queries Redis, Prometheus...) and serves the values over mutual-TLS gRPC on loopback;
 the metrics server is the ``external.metrics.k8s.io`` extension API server the HPA
 controller reads, registered through the aggregation layer (keda_objects). Certificates come
@@ -67,8 +68,9 @@ def operator_argv(binary: Path, certs: Path, ports: dict[str, int]) -> list[str]
     ]
 
 
-def adapter_argv(binary: Path, certs: Path, ports: dict[str, int], ctx: AddonContext) -> list[str]:
-    kubeconfig = str(ctx.admin_kubeconfig)
+def adapter_argv(
+    binary: Path, certs: Path, ports: dict[str, int], ctx: AddonContext, kubeconfig: Path
+) -> list[str]:
     return [
         str(binary),
         f"--bind-address={ctx.bridge_ip}",
@@ -88,9 +90,9 @@ def adapter_argv(binary: Path, certs: Path, ports: dict[str, int], ctx: AddonCon
     ]
 
 
-def environment(ctx: AddonContext) -> dict[str, str]:
+def environment(kubeconfig: Path) -> dict[str, str]:
     return {
-        "KUBECONFIG": str(ctx.admin_kubeconfig),
+        "KUBECONFIG": str(kubeconfig),
         "WATCH_NAMESPACE": "",  # every namespace
         "WATCH_LABEL_SELECTOR": "=".join(WATCH_LABEL),
         "POD_NAMESPACE": keda_objects.NAMESPACE,
@@ -134,9 +136,11 @@ class KedaAddon(HostAddon):
         # KEDA's metrics server binds its own /metrics on every interface (no flag for the
         # host): that port answers on loopback only.
         hostguard.guard(NAME, ports["adapter-metrics"])
-        env = environment(ctx)
-        ctx.sup.start("keda-operator", operator_argv(bins["keda-operator"], certs, ports), env)
-        ctx.sup.start("keda-adapter", adapter_argv(bins["keda-adapter"], certs, ports, ctx), env)
+        op, ad = ctx.identity("keda-operator"), ctx.identity("keda-adapter")
+        operator = operator_argv(bins["keda-operator"], certs, ports)
+        ctx.sup.start("keda-operator", operator, environment(op.kubeconfig))
+        adapter = adapter_argv(bins["keda-adapter"], certs, ports, ctx, ad.kubeconfig)
+        ctx.sup.start("keda-adapter", adapter, environment(ad.kubeconfig))
         # Registered only once it serves: an unavailable APIService breaks API discovery
         # (kubectl warnings, namespaces stuck terminating) for every user of the cluster.
         try:

@@ -134,7 +134,7 @@ class KServeAddon(HostAddon):
         Pki(certs, "webhook-ca").issue("tls", PROCESS, server=True, ips=(LOOPBACK,))
         hostguard.guard(NAME, ports["webhook"])
         env = {"POD_NAMESPACE": NAMESPACE, "TMPDIR": str(root / "tmp")}
-        env["KUBECONFIG"] = str(ctx.admin_kubeconfig)
+        env["KUBECONFIG"] = str(ctx.identity(PROCESS).kubeconfig)
         ctx.sup.start(PROCESS, argv(str(binary), ports), env=env, nice=5)
         progress(f"add-on {NAME}: manager started (probes on {LOOPBACK}:{ports['probe']})")
 

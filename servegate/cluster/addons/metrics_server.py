@@ -2,10 +2,11 @@
 
 It scrapes ``/metrics/resource`` of the one real kubelet (10.244.0.1:10250; kwok nodes run no
 kubelet, so ``--node-selector`` keeps them out of its scrape loop), authenticating with the
-cluster's admin client certificate (the kubelet trusts the cluster CA and authorises by
-webhook; system:masters passes). The kubelet's serving certificate is self-signed, hence
-``--kubelet-insecure-tls``. It serves on the bridge address behind ``v1beta1.metrics.k8s.io``
-and trusts the API server's front-proxy client through ``--requestheader-client-ca-file``.
+add-on's own client certificate (servegate:metrics-server; the kubelet trusts the cluster CA
+and authorises by webhook, which allows its ``nodes/metrics`` permission). The kubelet's
+serving certificate is self-signed, hence ``--kubelet-insecure-tls``. It serves on the bridge
+address behind ``v1beta1.metrics.k8s.io`` and trusts the API server's front-proxy client
+through ``--requestheader-client-ca-file``.
 
 ``--metric-resolution=15s`` (upstream default 60s) so a CPU HPA reacts within a CI test.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from servegate.cluster.addons.aggregated import Aggregated, ApiServerAddon, serving_flags
-from servegate.cluster.addons.base import AddonContext, addon_binary
+from servegate.cluster.addons.base import AddonContext, Credentials, addon_binary
 from servegate.k8s.nodes import REAL_NODE_SELECTOR as REAL_NODES
 
 NAME = "metrics-server"
@@ -30,13 +31,15 @@ API = Aggregated(
 )
 
 
-def argv(binary: str, ctx: AddonContext, port: int, cert_dir: Path) -> list[str]:
+def argv(
+    binary: str, ctx: AddonContext, port: int, cert_dir: Path, creds: Credentials
+) -> list[str]:
     return [
         binary,
-        f"--kubeconfig={ctx.admin_kubeconfig}",
-        *serving_flags(ctx, port, cert_dir),
-        f"--kubelet-client-certificate={ctx.admin_cert}",
-        f"--kubelet-client-key={ctx.admin_key}",
+        f"--kubeconfig={creds.kubeconfig}",
+        *serving_flags(ctx, port, cert_dir, creds.kubeconfig),
+        f"--kubelet-client-certificate={creds.cert}",
+        f"--kubelet-client-key={creds.key}",
         "--kubelet-insecure-tls",
         "--kubelet-preferred-address-types=InternalIP",
         "--kubelet-use-node-status-port",

@@ -1,10 +1,10 @@
 """What the KubeRay and KServe add-ons share: CRD presence, health probes, in-cluster checks.
 
-Both run an upstream controller-runtime manager as a host process with the admin kubeconfig
-(leader election off, metrics and probes on loopback); they reconcile CRDs that the
-``sg_cluster`` fixture installs from manifests/crds. The add-ons never install or modify CRDs
-themselves: on the shared cluster those belong to the fixture (and, elsewhere, to the
-operators' owners).
+Both run an upstream controller-runtime manager as a host process with its own identity
+(servegate.cluster.identities; leader election off, metrics and probes on loopback); they
+reconcile CRDs that the ``sg_cluster`` fixture installs from manifests/crds. The add-ons never
+install or modify CRDs themselves: on the shared cluster those belong to the fixture (and,
+elsewhere, to the operators' owners).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import yaml
 
 from servegate.cluster.addons import wrapbuild
 from servegate.cluster.addons.aggregated import Aggregated, ApiServerAddon, serving_flags
-from servegate.cluster.addons.base import AddonContext, Progress, addon_cache
+from servegate.cluster.addons.base import AddonContext, Credentials, Progress, addon_cache
 
 NAME = "prometheus-adapter"
 MODULE = "sigs.k8s.io/prometheus-adapter"
@@ -48,33 +48,42 @@ def adapter_binary(progress: Progress = lambda _m: None) -> Path:
 
 
 def rules() -> dict[str, Any]:
-    """vLLM's scheduler gauges per pod, ``vllm:X`` -> ``vllm_X`` (e.g. num_requests_waiting).
+    """vLLM's scheduler gauges per pod, ``vllm:X`` -> ``vllm_X`` (e.g. num_requests_waiting),
+    and llama.cpp's (the engine overlay), ``llamacpp:requests_deferred`` ->
+    ``llamacpp_requests_deferred``.
 
     Prometheus names with a colon are not valid metric names of the custom metrics API."""
+    per_pod = {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}}
+    query = "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)"
     return {
         "rules": [
             {
                 "seriesQuery": (
                     '{__name__=~"vllm:num_requests_(waiting|running)",namespace!="",pod!=""}'
                 ),
-                "resources": {
-                    "overrides": {
-                        "namespace": {"resource": "namespace"},
-                        "pod": {"resource": "pod"},
-                    }
-                },
+                "resources": per_pod,
                 "name": {"matches": "^vllm:(.*)$", "as": "vllm_${1}"},
-                "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
-            }
+                "metricsQuery": query,
+            },
+            {
+                "seriesQuery": (
+                    '{__name__=~"llamacpp:requests_(deferred|processing)",namespace!="",pod!=""}'
+                ),
+                "resources": per_pod,
+                "name": {"matches": "^llamacpp:(.*)$", "as": "llamacpp_${1}"},
+                "metricsQuery": query,
+            },
         ]
     }
 
 
-def argv(binary: str, ctx: AddonContext, port: int, config: Path, cert_dir: Path) -> list[str]:
+def argv(
+    binary: str, ctx: AddonContext, port: int, config: Path, cert_dir: Path, kubeconfig: Path
+) -> list[str]:
     return [
         binary,
-        f"--lister-kubeconfig={ctx.admin_kubeconfig}",
-        *serving_flags(ctx, port, cert_dir),
+        f"--lister-kubeconfig={kubeconfig}",
+        *serving_flags(ctx, port, cert_dir, kubeconfig),
         f"--prometheus-url={ctx.prometheus_url}",
         f"--metrics-relist-interval={RELIST}",
         f"--config={config}",
@@ -82,10 +91,12 @@ def argv(binary: str, ctx: AddonContext, port: int, config: Path, cert_dir: Path
     ]
 
 
-def _argv(binary: str, ctx: AddonContext, port: int, cert_dir: Path) -> list[str]:
+def _argv(
+    binary: str, ctx: AddonContext, port: int, cert_dir: Path, creds: Credentials
+) -> list[str]:
     config = ctx.dir(NAME) / "config.yaml"
     config.write_text(yaml.safe_dump(rules(), sort_keys=False))
-    return argv(binary, ctx, port, config, cert_dir)
+    return argv(binary, ctx, port, config, cert_dir, creds.kubeconfig)
 
 
 ADDON = ApiServerAddon(

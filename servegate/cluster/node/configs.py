@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from servegate.cluster.node.layout import BRIDGE, CNI_NETWORK, Layout, NodeSpec
+from servegate.errors import UserError
 
 
 def cni_conflist(spec: NodeSpec, layout: Layout) -> dict[str, Any]:
@@ -39,23 +40,29 @@ def cni_conflist(spec: NodeSpec, layout: Layout) -> dict[str, Any]:
     }
 
 
+def kubelet_auth(client_ca: Path | None) -> dict[str, Any]:
+    """The kubelet API never fails open: client certificates of the cluster CA or bearer
+    tokens the API server vouches for, no anonymous caller, every request authorised by the
+    API server (SubjectAccessReview). Without a readable CA there is no config at all."""
+    if client_ca is None or not client_ca.is_file():
+        where = "none given" if client_ca is None else f"{client_ca} is not a file"
+        raise UserError(
+            f"kubelet: no client CA ({where}); refusing to serve its API without "
+            "authentication: run 'servegate cluster down' and 'up' again to remake the PKI"
+        )
+    return {
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": True},
+            "x509": {"clientCAFile": str(client_ca)},
+        },
+        "authorization": {"mode": "Webhook"},
+    }
+
+
 def kubelet_config(spec: NodeSpec, layout: Layout, client_ca: Path | None) -> dict[str, Any]:
     """KubeletConfiguration (v1beta1) for a cgroup v1 host running containerd 1.6."""
-    auth: dict[str, Any]
-    if client_ca is not None:
-        auth = {
-            "authentication": {
-                "anonymous": {"enabled": False},
-                "webhook": {"enabled": True},
-                "x509": {"clientCAFile": str(client_ca)},
-            },
-            "authorization": {"mode": "Webhook"},
-        }
-    else:
-        auth = {
-            "authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": False}},
-            "authorization": {"mode": "AlwaysAllow"},
-        }
+    auth = kubelet_auth(client_ca)
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",

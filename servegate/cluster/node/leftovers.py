@@ -2,7 +2,8 @@
 
 Checked after every ``down`` (and by the e2e test): recorded processes still alive,
 containerd shims serving our socket, mounts under the state directory or of our network
-namespaces, network namespaces, our bridge and veths, KUBE-* / guard iptables chains,
+namespaces, network namespaces, our bridge and veths, this cluster's iptables chains (not
+those that were on the host before its first ``up``, see net.py),
 our cgroups, and CNI state files of our network.
 """
 
@@ -82,7 +83,7 @@ def find(layout: Layout) -> list[str]:
     if net.link_exists(BRIDGE):
         out.append(f"interface {BRIDGE}")
     out += [f"interface {p} (on {BRIDGE})" for p in net.bridge_ports()]
-    for where, chains in net.kube_chains().items():
+    for where, chains in net.kube_chains(layout.root).items():
         out += [f"iptables {where} chain {c}" for c in chains]
     out += [f"cgroup {c}" for c in our_cgroups()]
     record = layout.root / "created-dirs.json"

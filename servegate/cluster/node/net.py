@@ -4,13 +4,20 @@ Pods must reach each other, Service IPs and the node's bridge address, and nothi
 The bridge is created up front with the gateway address so CoreDNS and the kubelet can bind
 to it and the host reaches Service IPs through it (source = bridge address, no masquerade).
 A FORWARD guard drops anything a pod sends that is not for the pod network, whatever other
-rules kube-proxy adds. Every change is undone by :func:`teardown`.
+rules kube-proxy adds. Every change is undone by :func:`teardown`, and only those changes:
+an iptables chain is removed only if one of this cluster's components makes chains of that
+name (kube-proxy, the kubelet, kube-router, our guard) and it was not on the host before the
+node's first ``up`` (:data:`BASELINE_FILE`); of the rules outside those chains, only the jumps
+from the built-in chains to them go. A chain of anything else (Docker, another tool's
+``KUBE-*``) is left as it is.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -74,6 +81,7 @@ def guard_rules(spec: NodeSpec) -> list[list[str]]:
 
 def setup(spec: NodeSpec, state: Path) -> None:
     """Create the bridge and its address, the Service route and the FORWARD guard."""
+    record_baseline(state)
     save_sysctls(state / SYSCTLS_FILE)
     prefix = spec.pod_cidr.split("/")[1]
     if not link_exists(BRIDGE):
@@ -94,37 +102,149 @@ def setup(spec: NodeSpec, state: Path) -> None:
     apply_sysctls()
 
 
-def kube_chains() -> dict[str, list[str]]:
-    """KUBE-* and our guard chains per table, for both iptables and ip6tables."""
+TOOLS = ("iptables", "ip6tables")
+TABLES = ("filter", "nat", "mangle")
+BUILTIN = frozenset({"INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"})
+BASELINE_FILE = "host-before.json"
+"""Chains of our components' names (and ipsets) already on the host at the first ``up``:
+someone else's, never removed. Kept after ``down`` so the leftover check can read it."""
+
+NODE_CHAINS = frozenset(
+    {
+        # kube-proxy, iptables mode (pkg/proxy/iptables)
+        "KUBE-SERVICES",
+        "KUBE-EXTERNAL-SERVICES",
+        "KUBE-NODEPORTS",
+        "KUBE-POSTROUTING",
+        "KUBE-MARK-MASQ",
+        "KUBE-FORWARD",
+        "KUBE-PROXY-FIREWALL",
+        "KUBE-PROXY-CANARY",
+        # the kubelet (pkg/kubelet/kubelet_network_linux.go)
+        "KUBE-FIREWALL",
+        "KUBE-IPTABLES-HINT",
+        "KUBE-KUBELET-CANARY",
+        GUARD,
+    }
+)
+"""Fixed names of the chains the node's own processes make: a second node would share them."""
+_HASHED = re.compile(r"^KUBE-(SVC|SVL|FW|EXT|SEP)-[A-Z0-9]{16}$")
+"""kube-proxy's per-Service and per-endpoint chains."""
+KUBE_ROUTER_PREFIXES = ("KUBE-ROUTER-", "KUBE-POD-FW-", "KUBE-NWPLCY-")
+"""The network-policy add-on's (kube-router's firewall) chains."""
+
+
+def cluster_chain(name: str) -> bool:
+    """True if one of this cluster's components makes chains called ``name``."""
+    return (
+        name in NODE_CHAINS
+        or _HASHED.match(name) is not None
+        or name.startswith(KUBE_ROUTER_PREFIXES)
+    )
+
+
+def _save(tool: str, table: str) -> list[str]:
+    """``tool -S`` of one table ([] without the tool or the table)."""
+    if shutil.which(tool) is None:
+        return []
+    return _run(tool, "-w", "-t", table, "-S", check=False).stdout.splitlines()
+
+
+def chains_of(rules: list[str]) -> list[str]:
+    """The user chains that ``-S`` output declares."""
+    return [line.split()[1] for line in rules if line.startswith("-N ")]
+
+
+def _target(parts: list[str]) -> str | None:
+    for flag in ("-j", "-g"):
+        if flag in parts[:-1]:
+            return parts[parts.index(flag) + 1]
+    return None
+
+
+def owned_chains(rules: list[str], foreign: frozenset[str] = frozenset()) -> list[str]:
+    """Chains in ``-S`` output ``rules`` that this cluster made (see module docstring)."""
+    return [c for c in chains_of(rules) if cluster_chain(c) and c not in foreign]
+
+
+def removal(rules: list[str], ours: list[str]) -> list[list[str]]:
+    """The iptables arguments (after ``-t TABLE``) that remove chains ``ours`` of one table
+    whose ``-S`` output is ``rules``: the built-in chains' jumps to them, then flush, then
+    delete. Rules of other chains are not touched (a foreign chain jumping to one of ours
+    keeps it: the leftover check reports it)."""
+    out: list[list[str]] = []
+    for rule in rules:
+        parts = shlex.split(rule)  # comments are quoted and contain spaces
+        if parts[:1] == ["-A"] and parts[1] in BUILTIN and _target(parts) in ours:
+            out.append(["-D", *parts[1:]])
+    out += [["-F", chain] for chain in ours]
+    out += [["-X", chain] for chain in ours]
+    return out
+
+
+def ipsets() -> list[str]:
+    if shutil.which("ipset") is None:
+        return []
+    return _run("ipset", "list", "-n", check=False).stdout.split()
+
+
+def record_baseline(state: Path) -> None:
+    """Remember which chains of our components' names, and which ipsets, exist before the
+    node sets up the host network (kept while it owns it: a second ``up`` finds its own)."""
+    path = state / BASELINE_FILE
+    if path.exists() and (state / SYSCTLS_FILE).exists():
+        return
+    found: dict[str, list[str]] = {
+        f"{tool}/{table}": [c for c in chains_of(_save(tool, table)) if cluster_chain(c)]
+        for tool in TOOLS
+        for table in TABLES
+    }
+    found["ipset"] = ipsets()
+    path.write_text(json.dumps(found, indent=1) + "\n")
+
+
+def foreign(state: Path | None) -> dict[str, frozenset[str]]:
+    """The baseline: per ``tool/table`` (and ``ipset``), names that are not ours."""
+    path = None if state is None else state / BASELINE_FILE
+    if path is None or not path.exists():
+        return {}
+    raw = json.loads(path.read_text())
+    return {str(k): frozenset(str(n) for n in v) for k, v in raw.items()}
+
+
+def conflicting_chains() -> list[str]:
+    """Chains of the node's fixed names on the host: another kube-proxy or kubelet runs."""
+    return [
+        f"{tool}/{table} {c}"
+        for tool in TOOLS
+        for table in TABLES
+        for c in chains_of(_save(tool, table))
+        if c in NODE_CHAINS
+    ]
+
+
+def kube_chains(state: Path | None = None) -> dict[str, list[str]]:
+    """This cluster's chains per ``tool/table`` (those in the baseline excepted)."""
+    before = foreign(state)
     found: dict[str, list[str]] = {}
-    for tool in ("iptables", "ip6tables"):
-        for table in ("filter", "nat", "mangle"):
-            out = _run(tool, "-w", "-t", table, "-S", check=False).stdout
-            chains = [
-                line.split()[1]
-                for line in out.splitlines()
-                if line.startswith("-N ") and line.split()[1].startswith(("KUBE-", GUARD))
-            ]
+    for tool in TOOLS:
+        for table in TABLES:
+            where = f"{tool}/{table}"
+            chains = owned_chains(_save(tool, table), before.get(where, frozenset()))
             if chains:
-                found[f"{tool}/{table}"] = chains
+                found[where] = chains
     return found
 
 
-def flush_chains() -> None:
-    """Remove every jump to, and then every, KUBE-* and guard chain (kubelet leaves some)."""
-    for tool in ("iptables", "ip6tables"):
-        for table in ("filter", "nat", "mangle"):
-            rules = _run(tool, "-w", "-t", table, "-S", check=False).stdout.splitlines()
-            ours = [r.split()[1] for r in rules if r.startswith("-N ")]
-            ours = [c for c in ours if c.startswith(("KUBE-", GUARD))]
-            for rule in rules:
-                parts = shlex.split(rule)  # comments are quoted and contain spaces
-                if parts[0] == "-A" and parts[1] not in ours and any(p in ours for p in parts[2:]):
-                    _run(tool, "-w", "-t", table, "-D", *parts[1:], check=False)
-            for chain in ours:
-                _run(tool, "-w", "-t", table, "-F", chain, check=False)
-            for chain in ours:
-                _run(tool, "-w", "-t", table, "-X", chain, check=False)
+def flush_chains(state: Path | None = None) -> None:
+    """Remove this cluster's chains and the jumps to them (the kubelet leaves some)."""
+    before = foreign(state)
+    for tool in TOOLS:
+        for table in TABLES:
+            rules = _save(tool, table)
+            ours = owned_chains(rules, before.get(f"{tool}/{table}", frozenset()))
+            for args in removal(rules, ours):
+                _run(tool, "-w", "-t", table, *args, check=False)
 
 
 def bridge_ports() -> list[str]:
@@ -139,5 +259,5 @@ def teardown(state: Path) -> None:
         _run("ip", "link", "del", port, check=False)
     if link_exists(BRIDGE):
         _run("ip", "link", "del", BRIDGE, check=False)
-    flush_chains()
+    flush_chains(state)
     restore_sysctls(state / SYSCTLS_FILE)

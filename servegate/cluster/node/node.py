@@ -5,8 +5,8 @@ containerd (+ image import) -> kubelet -> fake GPU device plugin -> wait Ready -
 kube-proxy -> CoreDNS + kube-dns Service -> Prometheus. ``down`` reverses it and then
 sweeps: sandboxes are stopped through CRI (so CNI removes veths and netns), leftover
 shims of our socket are ended by PID, mounts under the state directory are unmounted,
-KUBE-* chains and the bridge removed and sysctls restored. :func:`leftovers.find` must then
-be empty.
+this cluster's iptables chains (net.py says which) and the bridge removed and sysctls
+restored. :func:`leftovers.find` must then be empty.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from servegate import procs
+from servegate.cluster import identities
 from servegate.cluster.api import Api, ApiError, ready_nodes
+from servegate.cluster.gobuild import ProgressFn
 from servegate.cluster.node import addons, configs, containerd, gobuild, images, leftovers, net
 from servegate.cluster.node.layout import BRIDGE, GpuSpec, Layout, NodeSpec
 from servegate.errors import UserError
@@ -46,12 +48,13 @@ class NodeInputs:
     kubelet_kubeconfig: Path
     """CN system:node:<name>, O system:nodes: the Node authorizer's identity."""
     proxy_kubeconfig: Path
-    admin_kubeconfig: Path
-    """For CoreDNS (read-only use: list/watch)."""
+    coredns_kubeconfig: Path
+    """servegate:coredns (list/watch of Services, Namespaces, EndpointSlices)."""
     access: addons.ApiAccess
-    """API server URL, CA and the admin client certificate (pod discovery for Prometheus)."""
-    client_ca: Path | None = None
-    """CA of the API server's kubelet client certificate; None: kubelet API allows all."""
+    """API server URL, CA and servegate:podsd's client certificate (Prometheus' targets)."""
+    client_ca: Path
+    """CA of the API server's kubelet client certificate: the kubelet refuses to start
+    without it (no anonymous access, every request authorised through the API server)."""
     coredns_version: str = "v1.14.7"
     prometheus_port: int = 9090
     spec: NodeSpec = field(default_factory=NodeSpec)
@@ -84,8 +87,11 @@ def up(inp: NodeInputs, progress: Progress = lambda _m: None) -> UpReport:
     if not owns_host_network(layout):
         if net.link_exists(BRIDGE):
             raise UserError(f"interface {BRIDGE} exists: another servegate node runs on this host")
-        if net.kube_chains():
-            raise UserError("KUBE-* iptables chains exist: another Kubernetes node runs here")
+        clash = net.conflicting_chains()
+        if clash:
+            raise UserError(
+                f"iptables chain {clash[0]} exists: another kube-proxy or kubelet runs here"
+            )
 
     prepare_system_dirs(layout)  # also records which fixed system dirs we create
 
@@ -131,13 +137,15 @@ def up(inp: NodeInputs, progress: Progress = lambda _m: None) -> UpReport:
         done()
     if "dns" in inp.parts:
         done = _timed(rep, "coredns", progress)
-        addons.start_coredns(spec, layout, sup, inp.admin_kubeconfig, inp.coredns_version)
+        identities.apply(inp.api, identities.get("coredns"))
+        addons.start_coredns(spec, layout, sup, inp.coredns_kubeconfig, inp.coredns_version)
         service, slice_ = addons.kube_dns_objects(spec)
         inp.api.create("/api/v1/namespaces/kube-system/services", service)
         inp.api.create("/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices", slice_)
         done()
     if "prometheus" in inp.parts:
         done = _timed(rep, "prometheus", progress)
+        identities.apply(inp.api, identities.get("podsd"))
         addons.start_prometheus(layout, sup, nodetool, inp.access, inp.prometheus_port)
         done()
     return rep
@@ -185,6 +193,19 @@ def register_node(api: Api, spec: NodeSpec) -> None:
         "spec": {"podCIDR": spec.pod_cidr, "podCIDRs": [spec.pod_cidr]},
     }
     api.create("/api/v1/nodes", node)
+
+
+def load_images(
+    state_dir: Path, names: Sequence[str], progress: ProgressFn | None = None
+) -> list[images.Built]:
+    """Build (or take from the cache) the named images and import them into the running
+    node's containerd: images ``up`` does not load, such as the engine."""
+    layout = Layout(state_dir)
+    if not layout.containerd_socket.exists() or containerd.ctr(layout, "version", check=False):
+        raise UserError(f"the node's containerd is not running (state {state_dir}): cluster up")
+    built = [images.build(name, progress) for name in names]
+    _import_images(layout, built)
+    return built
 
 
 def _import_images(layout: Layout, built: list[images.Built]) -> None:
@@ -277,9 +298,7 @@ def wait_ready(api: Api, spec: NodeSpec, sup: ProcessTable, timeout: float) -> N
     raise UserError(f"node {spec.name} {last} after {timeout:.0f}s; see {sup.log_path('kubelet')}")
 
 
-def down(
-    state_dir: Path, kube_proxy: Path | None = None, progress: Progress = lambda _m: None
-) -> list[str]:
+def down(state_dir: Path, progress: Progress = lambda _m: None) -> list[str]:
     """Stop everything the node started and sweep the host; return remaining leftovers."""
     layout = Layout(state_dir)
     sup = layout.processes()
@@ -312,8 +331,8 @@ def down(
     _unmount_all(layout)
     _clean_device_plugins_dir(layout)
     if owns_host_network(layout):  # never touch another node's bridge, chains or cgroups
-        if kube_proxy is not None and kube_proxy.exists():
-            subprocess.run([str(kube_proxy), "--cleanup"], capture_output=True, check=False)
+        # Not `kube-proxy --cleanup`: it removes every kube-proxy chain on the host, whoever
+        # made it. net.teardown removes this cluster's chains only.
         _remove_cgroups()
         net.teardown(layout.root)
     for f in leftovers.CNI_RESULTS.glob("servegate-*") if leftovers.CNI_RESULTS.is_dir() else []:

@@ -1,19 +1,23 @@
 """The node hook implementation: ``servegate.cluster.node.create_runtime()``.
 
 Translates the control plane's :class:`NodeContext` into the node's inputs: its own
-certificates (a ``system:node`` identity for the kubelet, ``system:kube-proxy``, and an
-admin identity for CoreDNS and Prometheus), kubeconfigs, settings and ports.
+certificates (a ``system:node`` identity for the kubelet, ``system:kube-proxy``, an admin
+identity for servegate's own setup steps, and the read-only ``servegate:coredns`` and
+``servegate:podsd`` users of servegate.cluster.identities for CoreDNS and Prometheus' pod
+discovery), kubeconfigs, settings and ports.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
-from servegate.cluster import kubeconfig
+from servegate.cluster import identities, kubeconfig
 from servegate.cluster.api import Api
+from servegate.cluster.gobuild import ProgressFn
 from servegate.cluster.network import port_free
 from servegate.cluster.node import addons, leftovers
 from servegate.cluster.node import node as nodemod
@@ -100,6 +104,14 @@ class LocalNode:
         ):
             cfg = kubeconfig.render(ctx.apiserver_url, ctx.ca.cert, pair, ctx.cluster, user)
             files[stem] = kubeconfig.write(state / f"{stem}.kubeconfig", cfg)
+        coredns, _ = identities.write_kubeconfig(
+            ctx.pki,
+            identities.get("coredns"),
+            ctx.apiserver_url,
+            ctx.cluster,
+            state / "coredns.kubeconfig",
+        )
+        podsd = identities.issue(ctx.pki, identities.get("podsd"))
         return nodemod.NodeInputs(
             state_dir=state,
             api=Api(host, port, ctx.ca.cert, admin.cert, admin.key),
@@ -107,8 +119,8 @@ class LocalNode:
             kube_proxy=ctx.binaries["kube-proxy"],
             kubelet_kubeconfig=files["kubelet"],
             proxy_kubeconfig=files["kube-proxy"],
-            admin_kubeconfig=files["admin"],
-            access=addons.ApiAccess(ctx.apiserver_url, ctx.ca.cert, admin.cert, admin.key),
+            coredns_kubeconfig=coredns,
+            access=addons.ApiAccess(ctx.apiserver_url, ctx.ca.cert, podsd.cert, podsd.key),
             client_ca=ctx.ca.cert,
             coredns_version=ctx.versions.node.get("coredns", "v1.14.7"),
             prometheus_port=prometheus_port(ctx),
@@ -127,9 +139,14 @@ class LocalNode:
         )
 
     def down(self, ctx: NodeContext) -> None:
-        left = nodemod.down(ctx.state_dir, ctx.binaries.get("kube-proxy"), progress=ctx.log)
+        left = nodemod.down(ctx.state_dir, progress=ctx.log)
         if left:
             raise UserError(f"node down left {len(left)} thing(s) behind, first: {left[0]}")
+
+    def load_images(
+        self, ctx: NodeContext, names: Sequence[str], progress: ProgressFn | None = None
+    ) -> list[str]:
+        return [b.ref for b in nodemod.load_images(ctx.state_dir, names, progress)]
 
     def status(self, ctx: NodeContext) -> list[ComponentStatus]:
         sup = Layout(ctx.state_dir).processes()

@@ -11,11 +11,11 @@ policy, ip_forward, sysctls, links, iptables rules, mounts and the paths Docker 
 what they were.
 
 Needs root, Docker's daemon (Debian's docker.io, or a daemon already running), the local
-cluster's binaries in the cache (built first where the local cluster is required,
-``SERVEGATE_CLUSTER=local`` as in CI) and Go (the kind node image is built on first use,
-about two minutes). When a local cluster already runs on this host it is only used for the
-"beside" test and never stopped; the sequence test then needs the host to itself and is
-skipped. Named kind cluster ``sg-coexist``, local cluster ``kindco``.
+cluster's binaries (built first when the cache lacks them: tests/e2e/conftest.py) and Go (the
+kind node image is built on first use, about two minutes). When a local cluster already runs
+on this host it is only used for the "beside" test and never stopped; the sequence test then
+needs the host to itself and is skipped. Named kind cluster ``sg-coexist``, local cluster
+``kindco``.
 """
 
 from __future__ import annotations
@@ -31,18 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from servegate.cli import cli
-from servegate.cluster.binaries import BinaryResolver
 from servegate.cluster.hostcheck import snapshot
 from servegate.cluster.kind import dockerhost
 from servegate.cluster.kind.cluster import KindCluster
-from servegate.cluster.local import CP_BINARIES, LocalCluster
+from servegate.cluster.local import LocalCluster
 from servegate.cluster.node import images
 from servegate.cluster.node.layout import BRIDGE
 from servegate.cluster.node.net import link_exists
-from servegate.cluster.versions import load_versions
 from servegate.k8s import endpoint
 from servegate.k8s.render import kubectl_binary
 
@@ -131,22 +127,11 @@ def _host() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def ready() -> None:
+def ready(local_binaries: None) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root")
     if shutil.which("dockerd") is None and dockerhost.DockerHost().existing() is None:
         pytest.skip("no Docker: apt-get install docker.io (or run a Docker daemon)")
-    names = (*CP_BINARIES, "kubelet", "kube-proxy")
-
-    def missing() -> list[str]:
-        resolver = BinaryResolver(load_versions(), allow_download=False, allow_build=False)
-        return [n for n in names if resolver.lookup(n) is None]
-
-    if missing() and os.environ.get("SERVEGATE_CLUSTER") == "local":  # CI: build, never skip
-        built = CliRunner().invoke(cli, ["cluster", "build"])
-        assert built.exit_code == 0, built.output[-2000:]
-    if missing():
-        pytest.skip(f"local cluster binaries not built ({', '.join(missing())})")
 
 
 def _kind() -> KindCluster:

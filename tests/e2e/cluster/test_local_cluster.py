@@ -1,9 +1,8 @@
 """The local cluster goes up with a kwok fleet, reports its status, and leaves nothing behind.
 
-Skipped with the reason when the binaries are not in the cache (``servegate cluster build``
-fills it; a cold build takes minutes), except where the local cluster is required
-(``SERVEGATE_CLUSTER=local``, as CI sets it): there the test builds them first, so a new
-machine does not skip it. Uses its own state directory and port slot.
+Builds the binaries first when the cache lacks them (``local_binaries`` in
+tests/e2e/conftest.py; a cold build takes minutes), so a new machine runs it too. Uses its
+own state directory and port slot.
 """
 
 from __future__ import annotations
@@ -17,10 +16,7 @@ from click.testing import CliRunner
 
 from servegate.cli import cli
 from servegate.cluster import network
-from servegate.cluster.binaries import BinaryResolver
 from servegate.cluster.hostcheck import HostSnapshot, snapshot
-from servegate.cluster.local import CP_BINARIES
-from servegate.cluster.versions import load_versions
 from servegate.config.fleet import load_fleet
 
 pytestmark = pytest.mark.e2e
@@ -41,20 +37,8 @@ def _assert_clean(state: Path, before: HostSnapshot) -> None:
         assert left == {}
 
 
-def _missing() -> list[str]:
-    resolver = BinaryResolver(load_versions(), allow_download=False, allow_build=False)
-    return [n for n in CP_BINARIES if resolver.lookup(n) is None]
-
-
 @pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    missing = _missing()
-    if missing and os.environ.get("SERVEGATE_CLUSTER") == "local":
-        built = CliRunner().invoke(cli, ["cluster", "build"])
-        assert built.exit_code == 0, built.output[-2000:]
-        missing = _missing()
-    if missing:
-        pytest.skip(f"binaries not built ({', '.join(missing)}): run 'servegate cluster build'")
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_binaries: None) -> Iterator[Path]:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     monkeypatch.setenv("SERVEGATE_OFFLINE", "1")
     yield tmp_path

@@ -2,9 +2,11 @@
 on it, runs, becomes Ready and answers HTTP from the host via its pod IP and via a
 ClusterIP Service; in-cluster DNS resolves the Service; ``down`` leaves nothing behind.
 
-Boots a whole local cluster (minutes on a cold cache). Needs root, the node's Debian
-packages and kubelet/kube-proxy already built in the cache (``servegate cluster up`` once);
-skipped with the reason otherwise.
+Boots a whole local cluster (minutes on a cold cache). Needs root and the node's Debian
+packages (skipped with the reason otherwise); builds the binaries first when the cache lacks
+them (tests/e2e/conftest.py). A servegate node already running on this host (its bridge
+exists) makes it skip: `make test` runs tests/e2e/node in a phase of its own, before any
+other tier starts a cluster.
 """
 
 from __future__ import annotations
@@ -22,13 +24,11 @@ from typing import Any
 import pytest
 
 from servegate.cluster.api import Api
-from servegate.cluster.binaries import BinaryResolver
 from servegate.cluster.local import LocalCluster
 from servegate.cluster.node import images
 from servegate.cluster.node.layout import BRIDGE, NodeSpec
 from servegate.cluster.node.net import link_exists
 from servegate.cluster.node.runtime import find_leftovers
-from servegate.cluster.versions import load_versions
 
 pytestmark = [
     pytest.mark.e2e,
@@ -59,13 +59,9 @@ def _wait(what: str, check: Any, timeout: float = 120.0) -> Any:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[tuple[LocalCluster, Api]]:
+def cluster(local_binaries: None) -> Iterator[tuple[LocalCluster, Api]]:
     if os.geteuid() != 0:
         pytest.skip("needs root")
-    resolver = BinaryResolver(load_versions(), allow_download=False, allow_build=False)
-    for name in ("kubelet", "kube-proxy", "kube-apiserver"):
-        if resolver.lookup(name) is None:
-            pytest.skip(f"{name} not built yet: run 'servegate cluster up' once")
     if link_exists(BRIDGE):
         pytest.skip(f"{BRIDGE} exists: a servegate node already runs on this host")
     lc = LocalCluster(name=NAME, slot=8, log=lambda _m: None)

@@ -39,8 +39,8 @@ class Handler(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         with _lock:
             mode = MODES[next(_counter) % len(MODES)]
-        if mode == "stall":  # longer than the test profile's timeout
-            time.sleep(2.0)
+        if mode == "stall":  # far longer than the test profile's timeout, however busy the host
+            time.sleep(30.0)
             self._send(200, b'{"choices": []}', "application/json")
         elif mode == "reset":  # hang up without a status line
             self.close_connection = True

@@ -174,10 +174,10 @@ def test_faulty_server_errors_are_classified(tmp_path: Path, faulty_url: str) ->
         api: chat
         model: m
         load: {type: closed, think_time: 20ms}
-        shape: {type: steady, level: 3, duration: 2s}
+        shape: {type: steady, level: 3, duration: 4s}
         prompt: {mean: 5}
         output: {mean: 4}
-        timeout: 0.5s
+        timeout: 1.5s
         workers: 1
     """,
     )

@@ -65,9 +65,6 @@ def _ctx(tmp_path: Path) -> AddonContext:
         api=None,  # type: ignore[arg-type]  # unused by the fakes
         apiserver_url="https://127.0.0.1:1",
         ca=tmp_path / "ca.crt",
-        admin_cert=tmp_path / "a.crt",
-        admin_key=tmp_path / "a.key",
-        admin_kubeconfig=tmp_path / "kubeconfig",
         front_proxy_ca=tmp_path / "fp.crt",
         prometheus_url="http://127.0.0.1:1",
     )

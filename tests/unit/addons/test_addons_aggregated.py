@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -79,11 +80,18 @@ def test_available_true() -> None:
     assert available(obj, "v1.g.io") is None
 
 
-def test_adapter_rule_maps_the_vllm_queue_gauge_per_pod() -> None:
-    (rule,) = rules()["rules"]
-    assert "vllm:num_requests_(waiting|running)" in rule["seriesQuery"]
-    assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
-    assert rule["name"] == {"matches": "^vllm:(.*)$", "as": "vllm_${1}"}
+def test_adapter_rules_map_the_vllm_and_llamacpp_queue_gauges_per_pod() -> None:
+    vllm, llamacpp = rules()["rules"]
+    assert "vllm:num_requests_(waiting|running)" in vllm["seriesQuery"]
+    assert "llamacpp:requests_(deferred|processing)" in llamacpp["seriesQuery"]
+    for rule, series, metric in (
+        (vllm, "vllm:num_requests_waiting", "vllm_num_requests_waiting"),
+        (llamacpp, "llamacpp:requests_deferred", "llamacpp_requests_deferred"),
+    ):
+        assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
+        # the adapter's "as" template, ${1} -> the first group, applied as Go's regexp would
+        template = rule["name"]["as"].replace("${1}", r"\1")
+        assert re.sub(rule["name"]["matches"], template, series) == metric
 
 
 def test_both_addons_are_registered() -> None:

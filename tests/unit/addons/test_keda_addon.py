@@ -113,12 +113,14 @@ def test_adapter_serves_on_the_bridge_and_reaches_the_operator_on_loopback(
         "Ctx",
         (),
         {
-            "admin_kubeconfig": tmp_path / "kubeconfig",
             "front_proxy_ca": tmp_path / "fp.crt",
             "bridge_ip": "10.244.0.1",
         },
     )()
-    flags = _flags(keda.adapter_argv(tmp_path / "ad", tmp_path / "certs", PORTS, ctx))
+    kubeconfig = tmp_path / "keda-adapter.kubeconfig"
+    flags = _flags(keda.adapter_argv(tmp_path / "ad", tmp_path / "certs", PORTS, ctx, kubeconfig))
+    for use in ("lister", "authentication", "authorization"):
+        assert flags[f"{use}-kubeconfig"] == str(kubeconfig)
     assert flags["bind-address"] == "10.244.0.1"
     assert flags["secure-port"] == "16443"
     assert flags["metrics-service-address"] == "127.0.0.1:19666"
@@ -126,8 +128,8 @@ def test_adapter_serves_on_the_bridge_and_reaches_the_operator_on_loopback(
 
 
 def test_only_labelled_scaledobjects_are_watched(tmp_path: Path) -> None:
-    ctx: Any = type("Ctx", (), {"admin_kubeconfig": tmp_path / "k"})()
-    env = keda.environment(ctx)
+    env = keda.environment(tmp_path / "k")
+    assert env["KUBECONFIG"] == str(tmp_path / "k")
     assert env["WATCH_LABEL_SELECTOR"] == "servegate.io/keda=enabled"
     assert env["WATCH_NAMESPACE"] == ""
 

@@ -10,14 +10,9 @@ from typing import Any
 import pytest
 
 from servegate.cluster.addons import load, netpol, stop_all
-from servegate.cluster.addons.base import Addon, AddonContext
+from servegate.cluster.addons.base import Addon, AddonContext, Credentials
 from servegate.cluster.node.layout import Layout, NodeSpec
 from servegate.errors import UserError
-
-
-@dataclass
-class FakeCtx:
-    admin_kubeconfig: Path = Path("/state/admin.kubeconfig")
 
 
 def test_registered_and_satisfies_the_protocol() -> None:
@@ -27,7 +22,9 @@ def test_registered_and_satisfies_the_protocol() -> None:
 
 
 def test_runs_the_firewall_only_and_listens_nowhere() -> None:
-    argv = netpol.argv("/bin/kr", FakeCtx(), "servegate-node-0", NodeSpec())  # type: ignore[arg-type]
+    argv = netpol.argv(
+        "/bin/kr", Path("/state/kube-router.kubeconfig"), "servegate-node-0", NodeSpec()
+    )
     assert argv[0] == "/bin/kr"
     flags = dict(a.removeprefix("--").split("=", 1) for a in argv[1:])
     assert flags["run-firewall"] == "true"
@@ -35,7 +32,7 @@ def test_runs_the_firewall_only_and_listens_nowhere() -> None:
     assert flags["health-port"] == flags["metrics-port"] == "0"  # they would bind every address
     assert flags["hostname-override"] == "servegate-node-0"
     assert flags["service-cluster-ip-range"] == NodeSpec().service_cidr
-    assert flags["kubeconfig"] == "/state/admin.kubeconfig"
+    assert flags["kubeconfig"] == "/state/kube-router.kubeconfig"
 
 
 @pytest.mark.parametrize(
@@ -80,7 +77,7 @@ def test_teardown_removes_jumps_then_chains_and_leaves_others(monkeypatch: Any) 
         ]
     )
     monkeypatch.setattr(netpol, "_run", fake)
-    netpol._remove_chains("iptables")
+    netpol._remove_chains("iptables", frozenset())
     deletes = [c for c in fake.ran if "-D" in c]
     assert deletes == [
         (
@@ -105,9 +102,9 @@ def test_teardown_removes_jumps_then_chains_and_leaves_others(monkeypatch: Any) 
 
 
 def test_teardown_reports_what_it_could_not_remove(monkeypatch: Any) -> None:
-    monkeypatch.setattr(netpol, "_remove_chains", lambda tool: None)
-    monkeypatch.setattr(netpol, "our_sets", lambda: [])
-    monkeypatch.setattr(netpol, "leftovers", lambda: ["iptables chain KUBE-ROUTER-INPUT"])
+    monkeypatch.setattr(netpol, "_remove_chains", lambda tool, keep: None)
+    monkeypatch.setattr(netpol, "our_sets", lambda keep: [])
+    monkeypatch.setattr(netpol, "leftovers", lambda _s: ["iptables chain KUBE-ROUTER-INPUT"])
     with pytest.raises(UserError, match="teardown left iptables chain KUBE-ROUTER-INPUT"):
         netpol.teardown_host()
 
@@ -139,20 +136,24 @@ def test_start_cleans_first_and_leaves_a_mark_so_down_tears_it_down(
     events: list[str] = []
     monkeypatch.setattr(netpol, "addon_binary", lambda *_a: Path("/cache/kube-router"))
     monkeypatch.setattr(netpol, "real_node_name", lambda _ctx: "node-0")
-    monkeypatch.setattr(netpol, "teardown_host", lambda: events.append("teardown"))
+    monkeypatch.setattr(netpol, "teardown_host", lambda _s: events.append(f"teardown {_s}"))
+    monkeypatch.setattr(
+        AddonContext, "identity", lambda _self, c: Credentials(c, Path(f"/{c}.kc"), Path(), Path())
+    )
     node, sup = Layout(tmp_path / "node"), FakeSup()
     ctx = AddonContext(
         cluster="t", state_dir=tmp_path, node=node, sup=sup,  # type: ignore[arg-type]
         api=None,  # type: ignore[arg-type]  # replaced by the real_node_name fake
         apiserver_url="https://127.0.0.1:1", ca=tmp_path / "ca.crt",
-        admin_cert=tmp_path / "a.crt", admin_key=tmp_path / "a.key",
-        admin_kubeconfig=tmp_path / "kubeconfig", front_proxy_ca=tmp_path / "fp.crt",
+        front_proxy_ca=tmp_path / "fp.crt",
         prometheus_url="http://127.0.0.1:1",
     )  # fmt: skip
     netpol.ADDON.start(ctx, lambda _m: None)
-    assert events == ["teardown"]  # a crashed run's rules are gone before the new start
+    # A crashed run's rules are gone before the new start (never what the node found).
+    assert events == [f"teardown {node.root}"]
     assert sup.started[0][:2] == [netpol.PROCESS, "/cache/kube-router"]
     assert "--hostname-override=node-0" in sup.started[0]
+    assert "--kubeconfig=/kube-router.kc" in sup.started[0]  # its own identity, not admin
     assert (node.root / "addons" / "network-policy" / "argv.json").is_file()
     stop_all(node, sup)  # type: ignore[arg-type]
-    assert events == ["teardown", "teardown"]
+    assert events == [f"teardown {node.root}"] * 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -75,10 +74,10 @@ def test_listeners_are_on_loopback_and_leader_election_off() -> None:
     ks = kserve.argv("/bin/kserve", ports)
     assert "--leader-elect=false" in ks
     assert "--metrics-addr=127.0.0.1:1" in ks and "--health-probe-addr=127.0.0.1:2" in ks
-    ctx: Any = type("Ctx", (), {"admin_kubeconfig": Path("/kc")})()
-    kr = kuberay.argv("/bin/ray", ctx, 4, 5)
+    kr = kuberay.argv("/bin/ray", Path("/kc"), 4, 5)
     assert "--enable-leader-election=false" in kr and "--kubeconfig=/kc" in kr
     assert "--metrics-addr=127.0.0.1:4" in kr and "--health-probe-bind-address=127.0.0.1:5" in kr
+    assert "--use-kubernetes-proxy" in kr  # the host cannot resolve the head Service's name
 
 
 @pytest.mark.parametrize("name", ["kserve", "kuberay"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from servegate.cluster import controlplane, kwok, network
+from servegate.cluster import controlplane, identities, kwok, network
 from servegate.cluster.binaries import Resolved
 from servegate.cluster.controlplane import Layout
 from servegate.cluster.network import Ports
@@ -137,12 +137,15 @@ def test_fake_nodes_carry_gpu_capacity_labels_taints_and_pod_cidr() -> None:
 
 
 def test_the_api_server_records_every_write(layout: Layout) -> None:
-    """Metadata of each write goes to the audit log; reads are not recorded."""
+    """Metadata of each write goes to the audit log; reads are not recorded, except those of
+    the host components' own users (servegate.cluster.identities)."""
     certs = controlplane.make_pki(layout)
     argv = controlplane.apiserver_argv(_bin("kube-apiserver"), layout, Ports.for_slot(0), certs)
     assert f"--audit-log-path={layout.audit_log}" in argv
     assert f"--audit-policy-file={layout.audit_policy}" in argv
     rules = controlplane.AUDIT_POLICY["rules"]
-    assert rules[0]["level"] == "Metadata" and set(rules[0]["verbs"]) >= {"create", "delete"}
+    assert rules[0] == {"level": "Metadata", "users": identities.users()}
+    assert rules[1]["level"] == "Metadata" and set(rules[1]["verbs"]) >= {"create", "delete"}
+    assert "verbs" not in rules[0] and "servegate-admin" not in rules[0]["users"]
     assert rules[-1] == {"level": "None"}
     assert "suite" in certs  # a second admin identity the audit test runs the suites as

@@ -45,6 +45,7 @@ PYTEST_CORE = set(
         "--maxfail",
         "--timeout",
         "--kubeconfig",
+        "--ignore",
     ]
 )
 

@@ -13,7 +13,7 @@ import yaml
 
 from servegate.cluster.node import addons, configs, containerd, net
 from servegate.cluster.node.layout import BRIDGE, GpuSpec, Layout, NodeSpec
-from servegate.errors import ConfigError
+from servegate.errors import ConfigError, UserError
 
 
 @pytest.fixture
@@ -60,9 +60,11 @@ def test_containerd_config_uses_only_our_paths_and_cgroupfs(
     assert _under(cri["cni"]["conf_dir"], layout.root)
 
 
-def test_kubelet_config_for_cgroup_v1_and_our_socket(layout: Layout) -> None:
+def test_kubelet_config_for_cgroup_v1_and_our_socket(layout: Layout, tmp_path: Path) -> None:
     spec = NodeSpec(pod_cidr="10.250.0.0/24")
-    cfg = configs.kubelet_config(spec, layout, client_ca=Path("/x/ca.crt"))
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    cfg = configs.kubelet_config(spec, layout, client_ca=ca)
     assert cfg["failCgroupV1"] is False
     assert cfg["cgroupDriver"] == "cgroupfs"
     assert cfg["containerRuntimeEndpoint"] == f"unix://{layout.containerd_socket}"
@@ -70,16 +72,29 @@ def test_kubelet_config_for_cgroup_v1_and_our_socket(layout: Layout) -> None:
     assert cfg["address"] == "10.250.0.1"
     assert cfg["healthzBindAddress"] == "127.0.0.1"
     assert cfg["imageGCHighThresholdPercent"] == 100  # our images cannot be pulled again
-    assert cfg["authentication"]["x509"]["clientCAFile"] == "/x/ca.crt"
+    assert cfg["authentication"]["x509"]["clientCAFile"] == str(ca)
     assert cfg["authentication"]["anonymous"]["enabled"] is False
+    assert cfg["authentication"]["webhook"]["enabled"] is True
+    assert cfg["authorization"]["mode"] == "Webhook"
+    assert cfg["readOnlyPort"] == 0  # the unauthenticated read-only API is off
     args = configs.kubelet_args(spec, layout, Path("/bin/kubelet"), Path("/k.conf"))
     assert f"--root-dir={layout.kubelet_dir}" in args
     assert f"--hostname-override={spec.name}" in args
 
 
-def test_kubelet_without_client_ca_allows_anonymous_only_explicitly(layout: Layout) -> None:
-    cfg = configs.kubelet_config(NodeSpec(), layout, client_ca=None)
-    assert cfg["authorization"]["mode"] == "AlwaysAllow"
+@pytest.mark.parametrize("ca", [None, Path("/nonexistent/ca.crt")])
+def test_kubelet_without_a_client_ca_refuses_instead_of_failing_open(
+    layout: Layout, ca: Path | None
+) -> None:
+    # Before issue 14, no CA gave anonymous access and AlwaysAllow authorisation.
+    with pytest.raises(UserError, match=r"kubelet: no client CA .* refusing to serve its API"):
+        configs.kubelet_config(NodeSpec(), layout, client_ca=ca)
+    assert not layout.kubelet_config.exists()  # nothing written that a kubelet could start on
+
+
+def test_kubelet_auth_fails_closed_for_any_directory_given_as_ca(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="is not a file"):
+        configs.kubelet_auth(tmp_path)
 
 
 def test_kube_proxy_iptables_on_loopback_without_sysctl_changes() -> None:

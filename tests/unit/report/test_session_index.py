@@ -35,3 +35,21 @@ def test_section_headings_sit_below_the_section_title(tmp_path: Path) -> None:
     md = (res.root / "index.md").read_text()
     assert "## Utilisation\n\n### Study\n\n#### Verdict" in md
     assert "\n# not a heading" in md
+
+
+def test_the_index_exists_from_the_start_and_says_how_the_run_ended(tmp_path: Path) -> None:
+    """A run killed before its end keeps an index that says it did not finish (the interrupt
+    soak's SIGKILL trials); Ctrl-C and SIGTERM end it ``interrupted``."""
+    res = RunResults.create(tmp_path, "r4")
+    index = json.loads((res.root / "index.json").read_text())
+    assert index["status"] == "running" and index["pid"] > 0 and index["runs"] == []
+    assert "**Not finished**" in (res.root / "index.md").read_text()
+    res.finish()
+    assert json.loads((res.root / "index.json").read_text())["status"] == "finished"
+    assert "Not finished" not in (res.root / "index.md").read_text()
+
+    stopped = RunResults.create(tmp_path, "r5")
+    stopped.finish(interrupted=True)
+    stopped.finish()  # the fixture's own finish comes after: it stays interrupted
+    assert json.loads((stopped.root / "index.json").read_text())["status"] == "interrupted"
+    assert "**Interrupted**" in (stopped.root / "index.md").read_text()
