@@ -40,7 +40,8 @@ type target struct {
 var invalidLabel = regexp.MustCompile(`[^a-zA-Z0-9_]`)
 
 // podsd polls the API server for pods annotated prometheus.io/scrape=true and writes them
-// as a Prometheus file_sd target list, the same relabelling kubernetes_sd users write.
+// as a Prometheus file_sd target list, the same relabelling kubernetes_sd users write, with
+// the targets of the cluster's ServiceMonitors (svcmon.go).
 func podsd(args []string) int {
 	fs := flag.NewFlagSet("podsd", flag.ExitOnError)
 	server := fs.String("server", "", "API server URL")
@@ -119,7 +120,12 @@ func refresh(client *http.Client, server, out string) error {
 		}
 		targets = append(targets, target{Targets: []string{p.Status.PodIP + ":" + port}, Labels: labels})
 	}
-	sort.Slice(targets, func(i, j int) bool { return targets[i].Targets[0] < targets[j].Targets[0] })
+	monitored, err := monitorTargets(client, server)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "podsd: ServiceMonitors:", err) // the annotated pods still count
+	}
+	targets = append(targets, monitored...)
+	sort.SliceStable(targets, func(i, j int) bool { return targets[i].Targets[0] < targets[j].Targets[0] })
 	data, _ := json.MarshalIndent(targets, "", "  ")
 	tmp := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp")
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {

@@ -8,6 +8,8 @@
 //	probe connect HOST:PORT [--timeout 2s]   exit 0 if a TCP connection opens, 1 if not
 //	probe lookup NAME                  print the addresses NAME resolves to; exit 1 on failure
 //	probe pause                        wait for a signal (a stand-in sandbox)
+//	probe relay HOST:PORT [--port 8000]  join every connection on PORT to HOST:PORT (relay.go)
+//	probe devices                      print NVIDIA_VISIBLE_DEVICES and /dev/nvidiaN (devices.go)
 package main
 
 import (
@@ -36,13 +38,17 @@ func main() {
 		os.Exit(lookup(args))
 	case "pause":
 		waitForSignal()
+	case "relay":
+		os.Exit(relay(args))
+	case "devices":
+		os.Exit(devices())
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: probe serve [--port N] | connect HOST:PORT [--timeout D] | lookup NAME | pause")
+	fmt.Fprintln(os.Stderr, "usage: probe serve [--port N] | connect HOST:PORT [--timeout D] | lookup NAME | pause | relay HOST:PORT [--port N] | devices")
 	os.Exit(2)
 }
 

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from servegate.harness.deploy import Deployed
 from servegate.k8s.client import Cluster
@@ -33,6 +34,29 @@ class ClusterHandle:
     # Nodes that run containers, read from the API when some nodes are simulated (kwok);
     # None when every node runs them.
     container_nodes: tuple[str, ...] | None = None
+
+
+class ServiceURL(str):
+    """A base URL from :func:`service_url`, which also says which Service of which cluster
+    it reaches, so that a load run can send its load from inside that cluster instead
+    (servegate.harness.incluster)."""
+
+    handle: ClusterHandle
+    namespace: str
+    service: str
+    port: int
+
+    def __new__(
+        cls, url: str, handle: ClusterHandle, namespace: str, service: str, port: int
+    ) -> ServiceURL:
+        obj = super().__new__(cls, url)
+        obj.handle, obj.namespace, obj.service, obj.port = handle, namespace, service, port
+        return obj
+
+    @property
+    def in_cluster(self) -> str:
+        """The Service's base URL for clients inside the cluster (its DNS name)."""
+        return f"http://{self.service}.{self.namespace}.svc:{self.port}"
 
 
 DeployUnit = Callable[..., contextlib.AbstractContextManager[Deployed]]
@@ -67,17 +91,33 @@ def pin_to_nodes(objects: list[dict[str, Any]], names: tuple[str, ...]) -> list[
 @contextlib.contextmanager
 def service_url(
     handle: ClusterHandle, namespace: str, service: str, port: int = 8000
-) -> Iterator[str]:
-    """A base URL for ``service`` reachable from this machine (direct or port-forward)."""
+) -> Iterator[ServiceURL]:
+    """A base URL for ``service`` reachable from this machine: its ClusterIP where the host
+    routes to Services, else a port-forward to a relay pod in front of the Service (not to
+    one of its pods: see :mod:`servegate.k8s.relay`). A load run given it may send its load
+    from pods in the cluster instead (``--sg-load-from``)."""
     from servegate.k8s import endpoint
+    from servegate.k8s.relay import RELAY_PORT, relay
 
     if handle.routes_to_services:
-        yield endpoint.direct_url(handle.client, namespace, service)
+        direct = endpoint.direct_url(handle.client, namespace, service)
+        # the Service's own port (its first), as the ClusterIP URL uses
+        yield ServiceURL(direct, handle, namespace, service, urlsplit(direct).port or port)
         return
     from servegate.k8s.render import kubectl_binary
 
     kubectl = str(kubectl_binary())
-    with endpoint.port_forward(
-        kubectl, handle.kubeconfig, handle.context, namespace, service, port
-    ) as url:
-        yield url
+    labels = handle.scope.labels()
+    with (
+        relay(handle.client, namespace, service, port, labels, handle.container_nodes) as pod,
+        endpoint.port_forward(
+            kubectl,
+            handle.kubeconfig,
+            handle.context,
+            namespace,
+            service,
+            RELAY_PORT,
+            target=f"pod/{pod}",
+        ) as url,
+    ):
+        yield ServiceURL(url, handle, namespace, service, port)

@@ -14,11 +14,12 @@ import re
 import select
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 
 from servegate.k8s.client import Cluster, ClusterError
-from servegate.procs import end
+from servegate.procs import end, tied
 from servegate.wait import wait_until
 
 _FORWARDING = re.compile(rb"Forwarding from 127\.0\.0\.1:(\d+)")
@@ -78,7 +79,11 @@ def port_forward(
     service: str,
     remote_port: int,
     timeout_s: float = 30.0,
+    target: str = "",
 ) -> Iterator[str]:
+    """Forward an ephemeral loopback port to ``target`` (``svc/NAME`` by default, or
+    ``pod/NAME``). kubectl's per-connection chatter is read and dropped for as long as it
+    runs: a full pipe would stall the tunnel under load."""
     argv = [
         kubectl,
         "--kubeconfig",
@@ -90,19 +95,30 @@ def port_forward(
         "port-forward",
         "--address",
         "127.0.0.1",
-        f"svc/{service}",
+        target or f"svc/{service}",
         f"0:{remote_port}",
     ]
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=tied(),  # stopped by the next run if we die without stopping it
     )
     try:
         port = _await_port(proc, timeout_s)
+        threading.Thread(target=_discard, args=(proc,), daemon=True).start()
         yield f"http://127.0.0.1:{port}"
     finally:
         end(proc, grace=5.0)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def _discard(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        while proc.stdout is not None and os.read(proc.stdout.fileno(), 65536):
+            pass
 
 
 def _await_port(proc: subprocess.Popen[bytes], timeout_s: float) -> int:

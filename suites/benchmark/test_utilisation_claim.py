@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,13 @@ EXTRA_VIOLATION_MINUTES = MINUTES // 100
 
 
 @pytest.mark.benchmark
-def test_utilisation_claim(sg_test_dir: Path, sg_results: Any) -> None:
+def test_utilisation_claim(
+    sg_test_dir: Path, sg_results: Any, sg_self_consistency: Callable[[str], None]
+) -> None:
+    sg_self_consistency(
+        "the capacity curve, the trace and both allocations come from servegate's simulator "
+        "model; the figures are checked for holding together, not against a real fleet"
+    )
     sim = load_settings(SIM, environ={})
     inp = StudyInput(
         sim=sim,

@@ -27,8 +27,6 @@ from servegate.cluster.addons.keda import WATCH_LABEL
 
 Obj = dict[str, Any]
 
-SCRAPE_PORT = 8000  # the model server's port in both overlays
-
 # The test variant's timing, the same for every check (see the module's docstring).
 POLLING_INTERVAL_S = 5  # pollingInterval
 COOLDOWN_S = 30  # cooldownPeriod
@@ -102,17 +100,6 @@ def _pod_templates(objects: list[Obj]) -> list[Obj]:
     ]
 
 
-def with_scrape_annotations(objects: list[Obj], port: int = SCRAPE_PORT) -> list[Obj]:
-    """Model-server pods annotated for annotation-based scraping (the local Prometheus has no
-    prometheus-operator, so the unit's ServiceMonitor is not read)."""
-    out = copy.deepcopy(objects)
-    for tpl in _pod_templates(out):
-        tpl["metadata"].setdefault("annotations", {}).update(
-            {"prometheus.io/scrape": "true", "prometheus.io/port": str(port)}
-        )
-    return out
-
-
 def with_env(objects: list[Obj], env: dict[str, str]) -> list[Obj]:
     """Model-server containers with extra environment variables (simulator settings)."""
     out = copy.deepcopy(objects)
@@ -127,3 +114,14 @@ def replicas_for(items: int, per_replica: int, knobs: Knobs) -> int:
     """What the HPA should ask for: ceil(items / target per replica), within min and max."""
     want = -(-items // per_replica)
     return max(knobs.min_replicas, min(knobs.max_replicas, want))
+
+
+def shipped_query(so: Obj, namespace: str) -> str:
+    """The reference ScaledObject's own Prometheus query, confined to ``namespace`` (the
+    cluster's Prometheus is shared with other runs and teams)."""
+    from servegate.k8s.confine import scope_query
+
+    for trigger in so["spec"]["triggers"]:
+        if trigger.get("type") == "prometheus":
+            return scope_query(str(trigger["metadata"]["query"]), namespace)
+    raise ValueError(f"ScaledObject {so['metadata']['name']} has no prometheus trigger")

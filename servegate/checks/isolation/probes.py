@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -39,11 +38,10 @@ from servegate.k8s.deploy import (
     pod_problems,
     wait_namespace_gone,
 )
-from servegate.k8s.nodes import REAL_NODE_SELECTOR, real_node_selector
+from servegate.k8s.relay import PROBE_IMAGE, node_affinity
 from servegate.k8s.render import kubectl_binary
 from servegate.wait import poll
 
-PROBE_IMAGE = os.environ.get("SERVEGATE_PROBE_IMAGE", "servegate.local/probe:0.1.0")
 CONNECT_TIMEOUT = "2s"
 SETTLE_S = 20.0
 PARALLEL = 4
@@ -83,8 +81,8 @@ class IsolationEnv:
             for port in pod.ports
         ]
         spec: dict[str, Any] = {"containers": containers, "terminationGracePeriodSeconds": 1}
-        if self.pin_to_real_node():
-            spec["nodeSelector"] = real_node_selector()
+        if self.handle.container_nodes:  # some nodes are simulated: only these run pods
+            spec["affinity"] = node_affinity(self.handle.container_nodes)
         labels = {**pod.labels, **self.handle.scope.labels()}
         return {
             "apiVersion": "v1",
@@ -92,13 +90,6 @@ class IsolationEnv:
             "metadata": {"name": pod.name, "labels": labels},
             "spec": spec,
         }
-
-    def pin_to_real_node(self) -> bool:
-        """On a servegate local cluster (however reached) only the real node runs pods."""
-        if self.handle.kind == "local":
-            return True
-        found = self.handle.client.core.list_node(label_selector=REAL_NODE_SELECTOR)
-        return bool(found.items)
 
     def create_pods(self, timeout_s: float = 120.0) -> None:
         """Create the probe pods and wait until each is Ready (serving) with an IP."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from servegate.k8s.nodes import REAL_NODE_SELECTOR, is_real_node
+from servegate.k8s.nodes import is_simulated
 
 Obj = dict[str, Any]
 
@@ -208,8 +208,8 @@ def _pod_failures(
     if not node:
         return [f"{where} is not scheduled"]
     if require_real:
-        if not is_real_node(nodes.get(node, {})):
-            out.append(f"{where} runs on {node}, not on a node labelled {REAL_NODE_SELECTOR}")
+        if node not in nodes or is_simulated(nodes[node]):
+            out.append(f"{where} runs on {node}, a simulated node (its containers never run)")
         if pod.get("status", {}).get("phase") != "Running":
             out.append(f"{where} is {pod.get('status', {}).get('phase')}, not Running")
     got = _containers(pod.get("spec", {}))

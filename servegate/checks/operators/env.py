@@ -179,6 +179,28 @@ def pin_predictor(objects: list[Obj], selector: dict[str, str]) -> list[Obj]:
     return out
 
 
+def pin_predictor_to(objects: list[Obj], nodes: tuple[str, ...]) -> list[Obj]:
+    """Require one of ``nodes`` (by name) for every InferenceService predictor, on top of the
+    placement it asks for (KServe copies the predictor's affinity to the pods)."""
+    pin = {"key": "metadata.name", "operator": "In", "values": list(nodes)}
+    out = []
+    for o in objects:
+        if o.get("kind") == "InferenceService":
+            o = copy.deepcopy(o)
+            required = (
+                o["spec"]["predictor"]
+                .setdefault("affinity", {})
+                .setdefault("nodeAffinity", {})
+                .setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
+            )
+            terms = required.setdefault("nodeSelectorTerms", []) or [{}]
+            for term in terms:  # alternatives: each one gets the pin
+                term.setdefault("matchFields", []).append(copy.deepcopy(pin))
+            required["nodeSelectorTerms"] = terms
+        out.append(o)
+    return out
+
+
 def pin_ray_pods(objects: list[Obj], selector: dict[str, str]) -> list[Obj]:
     """Add ``selector`` to the head and every worker group of each RayService."""
     out = []

@@ -20,14 +20,13 @@ from servegate.checks.operators.env import (
     get_custom,
     list_custom,
     namespace_state,
-    pin_predictor,
+    pin_predictor_to,
     save,
     until_passes,
 )
 from servegate.harness.cluster import service_url
 from servegate.harness.deploy import Deployed
 from servegate.harness.load import LoadResult
-from servegate.k8s.nodes import real_node_selector
 
 PREDICTOR = "llm-predictor"
 MODEL = "llm"
@@ -35,9 +34,11 @@ FIRST_ANSWER_S = 90.0
 
 
 def deploy(check: OperatorCheck) -> contextlib.AbstractContextManager[Deployed]:
-    """The kserve unit's sim overlay; KServe makes the Deployment, so the real-node pin (local
-    cluster) goes on the predictor."""
-    pin = (lambda objs: pin_predictor(objs, real_node_selector())) if check.local else None
+    """The kserve unit's sim overlay; KServe makes the Deployment, so the pin to the nodes
+    that run containers (read from the API, where some nodes are simulated) goes on the
+    predictor."""
+    nodes = check.cluster.container_nodes
+    pin = (lambda objs: pin_predictor_to(objs, nodes)) if nodes else None
     return check.deploy_sim(KSERVE_UNIT, pin)
 
 

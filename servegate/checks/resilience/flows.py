@@ -129,8 +129,9 @@ def _over_budget(r: Resil, f: Finding) -> list[str]:
     return assess_budget(f.errors, f.total, r.budget, f.what)
 
 
-def rolling_update(r: Resil, safe: bool = True, replicas: int = 2) -> Finding:
-    """v1 -> v2 while the load runs; errors within budget, v2 alone serves afterwards."""
+def rolling_update(r: Resil, safe: bool = True, replicas: int | None = None) -> Finding:
+    """v1 -> v2 while the load runs; errors within budget, v2 alone serves afterwards.
+    ``replicas`` None: as many as the reference ships (one)."""
     f = Finding(f"rolling update {V1} -> {V2}", [])
     unit = shape(replicas, V1, local=r.local, safe=safe)
     with _under_load(r, f, unit, serving_first=not safe) as run:

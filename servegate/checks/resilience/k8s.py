@@ -2,10 +2,10 @@
 evictions, version changes and canaries through the Kubernetes API (rollouts are awaited and
 undone with kubectl, :mod:`servegate.k8s.rollout`).
 
-The unit is the reference ``vllm-deployment`` (sim overlay). What the checks add is what a
-zero-downtime rollout needs and the reference already has or should have: readiness gating,
-``maxUnavailable: 0``, a preStop pause so endpoints are withdrawn before the server stops, and
-a server that drains in-flight requests on SIGTERM (the simulator's ``drain_s``).
+The unit is the reference ``vllm-deployment`` (sim overlay) with its rollout configuration
+as shipped: readiness gating, ``maxSurge: 1`` / ``maxUnavailable: 0``, a preStop pause so
+endpoints are withdrawn before the server stops, and a server that drains in-flight requests
+on SIGTERM (the sim overlay sets the simulator's ``drain_s``, as vLLM's server drains).
 """
 
 from __future__ import annotations
@@ -48,14 +48,16 @@ def model_container(dep: Obj) -> Obj:
 
 
 def shape(
-    replicas: int, version: str, *, local: bool, pdb: bool = True, safe: bool = True
+    replicas: int | None, version: str, *, local: bool, pdb: bool = True, safe: bool = True
 ) -> Mutate:
-    """The unit with ``replicas`` pods serving ``version``.
+    """The unit serving ``version``, with ``replicas`` pods (None: as shipped).
 
-    ``safe``: readiness-gated surge rollout with preStop and drain (the configuration under
-    test). ``safe=False`` is the deliberately broken rollout of the meta-tests: no readiness
-    or startup probe, all pods replaced at once, no preStop, and a server that cuts requests
-    off on SIGTERM.
+    ``safe``: the reference manifest's own rollout configuration, as shipped (surge strategy,
+    probes, preStop pause, grace period, a draining server): what the checks test. The checks
+    add only what they measure with (a version label, a simulated model-load delay) and, on
+    the shared local node, small resource requests. ``safe=False`` is the reference as it was
+    shipped before issue 10 (maxSurge 0 / maxUnavailable 1, no preStop, a server that cuts
+    requests off on SIGTERM): the meta-tests show the checks failing it.
     """
 
     def mutate(objs: list[Obj]) -> list[Obj]:
@@ -63,47 +65,27 @@ def shape(
         if not pdb:
             out = [o for o in out if o.get("kind") != "PodDisruptionBudget"]
         dep = deployment(out)
-        dep["spec"]["replicas"] = replicas
-        pod = dep["spec"]["template"]["spec"]
+        if replicas is not None:
+            dep["spec"]["replicas"] = replicas
         c = model_container(dep)
         if SIM_IMAGE:
             c["image"] = SIM_IMAGE
         _env(c, "SERVEGATE_SIM_MODEL_VERSION", version)
         _env(c, "SERVEGATE_SIM_STARTUP_DELAY_S", f"{STARTUP_DELAY_S:g}")
         if local:
-            # The shared local node has 2 CPUs and 3 fake GPUs for every helper's pods: the
-            # checks are about rollout mechanics, so they ask for neither.
+            # servegate's own node (local or kind) has 2 CPUs and 3 fake GPUs for every
+            # check's pods: the checks are about rollout mechanics, so they ask for neither.
             c["resources"] = {"requests": {"cpu": "50m", "memory": "128Mi"}}
-        if safe:
+        if not safe:
             dep["spec"]["strategy"] = {
                 "type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+                "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
             }
-            c["startupProbe"] = _probe(1, 120)
-            c["readinessProbe"] = _probe(1, 2)
-            c["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", "3"]}}}
-            _env(c, "SERVEGATE_SIM_DRAIN_S", "20")
-            pod["terminationGracePeriodSeconds"] = 30
-        else:
-            dep["spec"]["strategy"] = {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "100%"},
-            }
-            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-                c.pop(probe, None)
             c.pop("lifecycle", None)
-            pod["terminationGracePeriodSeconds"] = 2
+            _env(c, "SERVEGATE_SIM_DRAIN_S", "0")
         return out
 
     return mutate
-
-
-def _probe(period_s: int, failures: int) -> Obj:
-    return {
-        "httpGet": {"path": "/health", "port": "http"},
-        "periodSeconds": period_s,
-        "failureThreshold": failures,
-    }
 
 
 def pdb_selecting_nothing(objs: list[Obj]) -> list[Obj]:

@@ -354,6 +354,64 @@ def pdb_blocks(objects: Sequence[K8sObject]) -> Iterator[Hit]:
                 )
 
 
+ROLLOUT_DOC = "https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#rolling-update-deployment"
+
+
+def _int_or_percent(value: Any, total: int, default: str, round_up: bool) -> int | None:
+    """A RollingUpdate bound: an int, or a percentage of ``total`` (maxUnavailable rounds
+    down, maxSurge up, as the Deployment controller does); None if unreadable."""
+    value = default if value is None else value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.endswith("%") and value[:-1].isdigit():
+        share = int(value[:-1]) * total
+        return -(-share // 100) if round_up else share // 100
+    return None
+
+
+@REGISTRY.rule("SG310", "rollout-leaves-nothing-serving", Severity.WARNING, ROLLOUT_DOC)
+def rollout_downtime(objects: Sequence[K8sObject]) -> Iterator[Hit]:
+    """A model-server Deployment whose RollingUpdate may take down every replica before a new
+    one is ready: its maxUnavailable is at least the fewest replicas it runs with (its count,
+    or its autoscaler's minimum). Strategy Recreate is not reported: it says so in the open,
+    usually to update a one-GPU server without a second GPU.
+
+    The Deployment controller keeps at least replicas - maxUnavailable pods available during a
+    rollout (Kubernetes docs 'Rolling Update Deployment'); at zero, every image or model
+    update drops all requests until the new pod has loaded its weights, which for an LLM takes
+    minutes. One replica with maxSurge 0 / maxUnavailable 1 is the common form.
+
+    Fix: Use maxSurge: 1 and maxUnavailable: 0 (the surge pod needs a spare GPU while the
+    rollout runs; without one the rollout waits instead of serving nothing), or run more
+    replicas than maxUnavailable.
+    """
+    for template in all_templates(objects):
+        obj = template.obj
+        if obj.kind != "Deployment" or not serves_models(template):
+            continue
+        strategy = as_dict(get(obj.doc, "spec", "strategy"))
+        if strategy.get("type") == "Recreate":
+            continue
+        replicas = _min_replicas(template, objects)
+        rolling = as_dict(strategy.get("rollingUpdate"))
+        unavailable = _int_or_percent(rolling.get("maxUnavailable"), replicas, "25%", False)
+        surge = _int_or_percent(rolling.get("maxSurge"), replicas, "25%", True)
+        if unavailable is None or surge is None:
+            continue
+        if surge == 0 and unavailable == 0:
+            unavailable = 1  # the API refuses both at 0; the controller would then use 1
+        if replicas > 0 and unavailable >= replicas:
+            path: Path_ = ("spec", "strategy", "rollingUpdate", "maxUnavailable")
+            yield Hit(
+                obj,
+                f"maxUnavailable {unavailable} with {replicas} replica(s) lets an update take "
+                "every replica down before a new one is ready",
+                path if "maxUnavailable" in rolling else ("spec", "strategy"),
+            )
+
+
 # -- KEDA Prometheus queries -----------------------------------------------------------------
 
 _SINGLE_FUNCTIONS = {"scalar", "vector", "time", "pi", "absent", "absent_over_time"}

@@ -25,6 +25,7 @@ import pytest
 
 from servegate.checks.patterns import coldstart
 from servegate.checks.patterns.figures import cache_problems, cold_start_markdown, spread
+from servegate.errors import MissingCapability
 from servegate.harness.cluster import ClusterHandle, DeployUnit
 from servegate.k8s.nodes import real_node_selector
 from servegate.report.run_index import RunResults
@@ -46,7 +47,10 @@ def test_cold_start_with_and_without_model_cache(
     sg_results: RunResults,
 ) -> None:
     if sg_cluster.kind != "local":
-        pytest.skip("cold start uses a hostPath cache and the sim overlay: local cluster only")
+        raise MissingCapability(
+            "cold start uses a hostPath model cache on the real node and the sim overlay: "
+            "local cluster only (deselect it elsewhere, or it fails under --sg-strict)"
+        )
     template = coldstart.deployment_template("vllm-deployment", "sim", sg_cluster.scope)
     sim_args = ["--model-cache", coldstart.CACHE_MOUNT, "--download-delay-s", str(DOWNLOAD_S)]
     sim_args += ["--startup-delay-s", str(LOAD_S)]

@@ -2,8 +2,8 @@
 deliberately broken configuration, must report what is wrong.
 
 - PDB: the unit without its PodDisruptionBudget, and with one selecting no pod.
-- Rolling update: no readiness or startup probe, every pod replaced at once
-  (maxUnavailable 100 %), no preStop, a server that cuts requests off on SIGTERM.
+- Rolling update: the reference Deployment as it was shipped before issue 10 (one replica,
+  maxSurge 0 / maxUnavailable 1, no preStop, a server that cuts requests off on SIGTERM).
 - Canary: a canary scaled to half the pods while a quarter of the traffic was intended.
 - Rollback: the version changed and never rolled back.
 
@@ -46,7 +46,7 @@ def test_pdb_check_fails_with_a_pdb_selecting_nothing(resil: Resil) -> None:
     _fails(f, "was allowed", "should be refused with 429")
 
 
-def test_budget_check_fails_on_an_ungated_rollout(resil: Resil) -> None:
+def test_budget_check_fails_on_the_old_reference_rollout(resil: Resil) -> None:
     f = rolling_update(resil, safe=False)
     _fails(f, "requests failed", "over the rollout-budget error budget", "by kind:")
 

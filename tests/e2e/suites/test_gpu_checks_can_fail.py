@@ -24,6 +24,7 @@ from servegate.checks.gpu.assess import (
     assess_preemption,
     assess_quota,
 )
+from servegate.checks.gpu.devices import assess_devices, devices_setup
 from servegate.checks.gpu.model import Obj
 from servegate.checks.gpu.namespace import GpuNamespace, read_state
 from servegate.checks.gpu.objects import gpu_pod, hostname, pin_to_hosts, schedulable
@@ -196,6 +197,17 @@ def test_binpacking_fails_on_a_fragmented_fleet(
 
 
 # Check 8 --------------------------------------------------------------------------------------
+
+
+def test_devices_check_fails_when_a_pod_takes_every_gpu_itself(
+    gpu_cluster: ClusterHandle, gpu_ns: GpuNamespace
+) -> None:
+    """The zero-GPU probe sets NVIDIA_VISIBLE_DEVICES=all itself, as images do to reach GPUs
+    without asking the scheduler: the check must report it."""
+    seen = devices_setup(gpu_ns, gpu_cluster.container_nodes, inject_all=True)
+    failures = assess_devices(seen)
+    print("\nreported:\n" + "\n".join(failures))
+    assert any("requested 0 GPU(s) but sees every GPU" in f for f in failures), failures
 
 
 def test_checks_skip_naming_what_is_missing_without_gpu_nodes(gpu_cluster: ClusterHandle) -> None:

@@ -127,3 +127,30 @@ def test_a_run_where_some_checks_ran_keeps_its_status(pytester: pytest.Pytester)
     result.assert_outcomes(passed=1, skipped=2)
     assert result.ret == 0
     assert "2 of 3 checks did not run" in (results / "r2" / "index.md").read_text()
+
+
+def test_self_consistency_checks_are_labelled_in_the_index(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_own="""
+import pytest
+
+@pytest.mark.conformance
+def test_fleet_against_itself(sg_results, sg_self_consistency):
+    sg_self_consistency("labels and allocatable both come from the fleet file")
+
+@pytest.mark.conformance
+def test_with_an_oracle(sg_results):
+    assert True
+"""
+    )
+    results = pytester.path / "results"
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--sg-cluster=none", f"--results={results}", "--run-id=r3"
+    )
+    result.assert_outcomes(passed=2)
+    index = (results / "r3" / "index.md").read_text()
+    own = index.split("## Checks of servegate against itself", 1)[1]
+    assert "1 check(s) had no oracle independent of servegate" in own
+    assert "test_fleet_against_itself`: labels and allocatable both come from the fleet file" in own
+    assert "test_with_an_oracle" not in own.split("##", 1)[0]
+    assert "| conformance (self-consistency) | passed |" in index

@@ -67,7 +67,12 @@ def _isvc_state() -> dict[str, Any]:
         ],
         "nodes": [
             {"metadata": _meta("real-0", labels={"servegate.io/node": "real"})},
-            {"metadata": _meta("kwok-0", labels={"type": "kwok"})},
+            {
+                "metadata": {
+                    **_meta("kwok-0", labels={"type": "kwok"}),
+                    "annotations": {"kwok.x-k8s.io/node": "fake"},
+                }
+            },
         ],
     }
 
@@ -125,7 +130,7 @@ def _pending(s: dict[str, Any]) -> None:
         (_no_deployment, "no Deployment llm-predictor"),
         (_foreign_deployment, "Deployment llm-predictor is not owned by InferenceService llm"),
         (_headless, "Service llm-predictor has no ClusterIP"),
-        (_on_kwok, "runs on kwok-0, not on a node labelled servegate.io/node=real"),
+        (_on_kwok, "runs on kwok-0, a simulated node (its containers never run)"),
         (_fewer_gpus, "nvidia.com/gpu requests 0 but the manifest asks 1"),
         (_pending, "is Pending, not Running"),
         (_no_scaledobject, "no ScaledObject llm-predictor, though the manifest sets"),
@@ -271,4 +276,37 @@ def test_stored_check_reports_pruned_and_rewritten_fields() -> None:
     assert assess_stored(manifest, stored) == [
         "RayService/rs: spec.a.list[1].y was dropped by the API server (not in the CRD schema)",
         "RayService/rs: spec.b stored as 'w', manifest has 'v'",
+    ]
+
+
+def test_predictor_pin_by_node_name_keeps_the_manifests_own_terms() -> None:
+    from servegate.checks.operators.env import pin_predictor_to
+
+    term = {"matchExpressions": [{"key": "gpu", "operator": "Exists"}]}
+    isvc = {
+        "kind": "InferenceService",
+        "spec": {
+            "predictor": {
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [term]
+                        }
+                    }
+                }
+            }
+        },
+    }
+    (out,) = pin_predictor_to([isvc], ("node-a",))
+    req = out["spec"]["predictor"]["affinity"]["nodeAffinity"]
+    (got,) = req["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert got["matchExpressions"] == term["matchExpressions"]
+    assert got["matchFields"] == [{"key": "metadata.name", "operator": "In", "values": ["node-a"]}]
+    assert "matchFields" not in term, "the input is left alone"
+    bare = {"kind": "InferenceService", "spec": {"predictor": {}}}
+    (out2,) = pin_predictor_to([bare], ("n1", "n2"))
+    affinity = out2["spec"]["predictor"]["affinity"]["nodeAffinity"]
+    terms = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [
+        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1", "n2"]}]}
     ]

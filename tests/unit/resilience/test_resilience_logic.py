@@ -115,15 +115,23 @@ def _env(objs: list[dict[str, object]]) -> dict[str, str]:
     return {e["name"]: e.get("value") for e in model_container(deployment(objs))["env"]}
 
 
-def test_safe_shape_gates_and_drains(unit: list[dict[str, object]]) -> None:
+def test_safe_shape_is_the_shipped_rollout_configuration(unit: list[dict[str, object]]) -> None:
     objs = shape(3, "v7", local=True)(unit)
-    dep = deployment(objs)
-    c = model_container(dep)
+    dep, shipped = deployment(objs), deployment(unit)
+    c, c0 = model_container(dep), model_container(shipped)
     assert dep["spec"]["replicas"] == 3
+    assert deployment(shape(None, "v7", local=True)(unit))["spec"]["replicas"] == 1
+    # what the availability checks test is the reference's own strategy, probes and preStop
+    assert dep["spec"]["strategy"] == shipped["spec"]["strategy"]
     assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
-    assert "readinessProbe" in c and c["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep"
+    for key in ("readinessProbe", "startupProbe", "livenessProbe", "lifecycle"):
+        assert c[key] == c0[key], key
+    assert c["lifecycle"]["preStop"] == {"sleep": {"seconds": 10}}
+    pod, pod0 = dep["spec"]["template"]["spec"], shipped["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == pod0["terminationGracePeriodSeconds"]
     env = _env(objs)
-    assert env["SERVEGATE_SIM_MODEL_VERSION"] == "v7" and float(env["SERVEGATE_SIM_DRAIN_S"]) > 0
+    assert env["SERVEGATE_SIM_MODEL_VERSION"] == "v7"
+    assert env["SERVEGATE_SIM_DRAIN_S"] == _env(unit)["SERVEGATE_SIM_DRAIN_S"] == "40"
     assert "nvidia.com/gpu" not in c["resources"]["requests"]  # local: no fake GPU needed
     kinds = {o["kind"] for o in objs}
     assert "PodDisruptionBudget" in kinds and not kinds & {"ScaledObject", "NetworkPolicy"}
@@ -134,13 +142,14 @@ def test_safe_shape_gates_and_drains(unit: list[dict[str, object]]) -> None:
     assert "SERVEGATE_SIM_MODEL_VERSION" not in str(unit)
 
 
-def test_broken_shape_has_no_gate(unit: list[dict[str, object]]) -> None:
-    objs = shape(2, "v1", local=False, safe=False)(unit)
+def test_broken_shape_is_the_reference_before_the_fix(unit: list[dict[str, object]]) -> None:
+    objs = shape(None, "v1", local=False, safe=False)(unit)
     dep = deployment(objs)
     c = model_container(dep)
-    assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == "100%"
-    assert not {"readinessProbe", "startupProbe", "lifecycle"} & set(c)
-    assert "SERVEGATE_SIM_DRAIN_S" not in _env(objs)
+    assert dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    assert "lifecycle" not in c and "readinessProbe" in c
+    assert _env(objs)["SERVEGATE_SIM_DRAIN_S"] == "0"
     assert c["resources"]["requests"]["nvidia.com/gpu"] == 1  # not local: as the reference
 
 

@@ -13,9 +13,9 @@ from servegate.checks.autoscaling.scaledobject import (
     Knobs,
     replicas_for,
     scaledobject_variant,
+    shipped_query,
     split_scaledobject,
     with_env,
-    with_scrape_annotations,
 )
 from servegate.k8s.render import render_unit, resolve_unit
 
@@ -85,18 +85,27 @@ def test_prometheus_variant_replaces_query_and_server(
     assert out["spec"]["scaleTargetRef"]["name"] == "vllm"
 
 
-def test_scrape_annotations_and_env_reach_the_model_server_only(
-    prometheus_unit: list[dict[str, Any]],
-) -> None:
-    objs = with_env(with_scrape_annotations(prometheus_unit), {"SERVEGATE_SIM_MAX_NUM_SEQS": "2"})
+def test_env_reaches_the_model_server_only(prometheus_unit: list[dict[str, Any]]) -> None:
+    objs = with_env(prometheus_unit, {"SERVEGATE_SIM_MAX_NUM_SEQS": "2"})
     (dep,) = [o for o in objs if o["kind"] == "Deployment"]
-    tpl = dep["spec"]["template"]
-    assert tpl["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
-    env = {e["name"]: e for e in tpl["spec"]["containers"][0]["env"]}
+    env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["SERVEGATE_SIM_MAX_NUM_SEQS"]["value"] == "2"
     assert "HF_TOKEN" in env, "existing variables are kept"
     (orig,) = [o for o in prometheus_unit if o["kind"] == "Deployment"]
-    assert "annotations" not in orig["spec"]["template"]["metadata"]
+    orig_env = {e["name"] for e in orig["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "SERVEGATE_SIM_MAX_NUM_SEQS" not in orig_env
+
+
+def test_the_check_triggers_on_the_shipped_query_confined(
+    prometheus_unit: list[dict[str, Any]],
+) -> None:
+    _, so = split_scaledobject(prometheus_unit)
+    # the component's query after the overlay's replacement: its Service's series, summed
+    shipped = so["spec"]["triggers"][0]["metadata"]["query"]
+    assert shipped == 'sum(vllm:num_requests_waiting{service="vllm"})'
+    assert shipped_query(so, "sg-x") == (
+        'sum(vllm:num_requests_waiting{service="vllm",namespace="sg-x"})'
+    )
 
 
 @pytest.mark.parametrize(
