@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 # only as root, without starting their services; without them the cluster tiers skip with
 # the reason).
 SYSTEM_PKGS := containerd runc containernetworking-plugins iptables conntrack iproute2 \
-               debootstrap prometheus ipset redis-server
+               debootstrap prometheus ipset redis-server cmake g++
 
 .PHONY: run test kind-smoke venv system-deps lint type unit integration e2e clean
 
@@ -37,15 +37,20 @@ system-deps:
 	  else echo "note: missing Debian packages for the local cluster:$$missing (cluster tiers will skip)"; fi; \
 	fi
 
+# tests/e2e/node boot a real node of their own, which cannot run beside another: they go in
+# a phase of their own, before the e2e tier's session starts the shared local cluster.
 test: venv system-deps
 	$(BIN)/ruff check servegate fixtures suites tests bench scripts
 	$(BIN)/ruff format --check servegate fixtures suites tests bench scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/pytest tests/unit suites/static -p no:cacheprovider -q
+	$(BIN)/servegate engine build
 	$(BIN)/pytest tests/integration -m integration -p no:cacheprovider -q
-	$(BIN)/pytest tests/e2e -m e2e -p no:cacheprovider -q
+	$(BIN)/pytest tests/e2e/node -m e2e -p no:cacheprovider -q
+	$(BIN)/pytest tests/e2e -m e2e --ignore=tests/e2e/node -p no:cacheprovider -q
 	$(BIN)/pytest suites -m smoke -p no:cacheprovider -q $(SMOKE_ARGS)
+	$(BIN)/pytest suites/smoke -m smoke --sg-overlay engine -p no:cacheprovider -q
 
 # The smoke tier on a kind cluster (docs/kind.md): Docker, or Debian's docker.io which
 # servegate starts and stops itself (as root). CI runs it after `make test` (.ci/run).

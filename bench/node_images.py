@@ -1,6 +1,6 @@
 """Build times of the node's images: cold (empty cache) versus warm (cached), same run.
 
-    .venv/bin/python bench/node_images.py [--cold] [--repeat 5]
+    .venv/bin/python bench/node_images.py [--cold] [--repeat 5] [--only ray]
 
 Warm builds are repeated and printed as median and spread; ``--cold`` first builds every
 image into an empty cache directory (debootstrap, wheel downloads and Go compiles included:
@@ -39,7 +39,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cold", action="store_true", help="also build into an empty cache")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--only", action="append", choices=sorted(images.BUILDERS), help="these only")
     args = ap.parse_args()
+    builders = {n: b for n, b in images.BUILDERS.items() if not args.only or n in args.only}
 
     if args.cold:
         with tempfile.TemporaryDirectory(prefix="sg-bench-cache-") as tmp:
@@ -47,7 +49,7 @@ def main() -> None:
             os.environ["XDG_CACHE_HOME"] = tmp
             os.environ["GOCACHE"] = str(Path(tmp) / "go-build")
             try:
-                for name, build in images.BUILDERS.items():
+                for name, build in builders.items():
                     print(f"cold  {name:6s} {_time(build):8.1f}s", flush=True)
             finally:
                 if old is None:
@@ -56,7 +58,7 @@ def main() -> None:
                     os.environ["XDG_CACHE_HOME"] = old
                 del os.environ["GOCACHE"]
 
-    for name, build in images.BUILDERS.items():
+    for name, build in builders.items():
         build()  # make sure the cache is filled
         samples = [_time(build) for _ in range(args.repeat)]
         print(f"warm  {name:6s} {_fmt(samples)}", flush=True)

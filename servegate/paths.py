@@ -27,6 +27,8 @@ def manifests_root() -> Path:
 
 
 LOADPROFILES = REPO / "loadprofiles"
+SCHEMAS = REPO / "schemas"
+LLMD_REPORT_SCHEMA = SCHEMAS / "vendor" / "llm-d-benchmark-report-v0.2.schema.json"
 FLEETS = REPO / "fleets"
 DEFAULT_FLEET = FLEETS / "default.yaml"
 IMAGES = REPO / "images"

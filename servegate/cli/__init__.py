@@ -24,10 +24,22 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "report": ("servegate.cli.report:report", "Re-render report.md/html from a results directory."),
     "compare": ("servegate.cli.compare:compare", "Compare two runs; non-zero exit on regression."),
+    "history": (
+        "servegate.cli.history:history",
+        "Headline figures over nightly results, with change points.",
+    ),
+    "export": (
+        "servegate.cli.export:export",
+        "Export a run as an llm-d Benchmark Report (v0.2).",
+    ),
     "profiles": ("servegate.cli.profiles:profiles", "Validate load profiles; export JSON Schemas."),
     "render": ("servegate.cli.render:render", "Render a manifest unit with kustomize."),
     "lint": ("servegate.cli.lint:lint", "Static GenAI-serving checks on Kubernetes manifests."),
     "cluster": ("servegate.cli.cluster:cluster", "Manage the embedded local cluster."),
+    "engine": (
+        "servegate.cli.engine:engine",
+        "Build, run or load the real CPU engine (llama.cpp's llama-server).",
+    ),
 }
 
 

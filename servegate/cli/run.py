@@ -8,13 +8,16 @@ Ctrl-C or a crashed worker, from whatever records were written.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
+import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -24,11 +27,45 @@ from servegate.errors import UserError
 from servegate.load.endpoint import check_reachable
 from servegate.load.meta import build_run_meta, new_run_id
 from servegate.load.runner import LoadOutcome, RunPlan, run_load, run_remote_worker
+from servegate.load.server_metrics import ServerSampler, endpoint_scrape
 from servegate.metrics.run_meta import write_run_meta
+
+PROMETHEUS_INTERVAL_S = 5.0
+
+Launcher = Callable[[RunPlan, Callable[[dict[str, Any]], None] | None], LoadOutcome]
+"""What runs the load of a plan: this machine's processes (``run_load``), or another
+(in-cluster pods: servegate.harness.incluster)."""
+
+
+@dataclass(frozen=True)
+class ServerMetrics:
+    """Where the run reads the server's metrics: the endpoint's own /metrics (``auto``),
+    another URL, the cluster's Prometheus (``prometheus`` URL and a label ``selector``), or
+    nowhere (``off``)."""
+
+    where: str = "auto"
+    prometheus: str | None = None
+    selector: str = ""
+    interval_s: float = 1.0
+
+    def sampler(self, base_url: str, run_dir: Path) -> contextlib.AbstractContextManager[Any]:
+        if self.prometheus:
+            from servegate.k8s.prometheus import Prometheus, vllm_scrape
+
+            # Prometheus itself scrapes every few seconds: asking more often shows nothing new.
+            every = max(self.interval_s, PROMETHEUS_INTERVAL_S)
+            prom = Prometheus(self.prometheus, timeout_s=every)
+            src = f"prometheus {prom.url} {self.selector}".rstrip()
+            return ServerSampler(vllm_scrape(prom, self.selector), run_dir, src, every)
+        if self.where == "off":
+            return contextlib.nullcontext()
+        url = f"{base_url}/metrics" if self.where == "auto" else self.where
+        return ServerSampler(endpoint_scrape(url), run_dir, url, self.interval_s)
 
 
 @contextlib.contextmanager
-def _endpoint(url: str | None, sim: bool, model: str) -> Iterator[str]:
+def _endpoint(url: str | None, sim: bool, model: str, adapters: str = "") -> Iterator[str]:
+    """The URL given, or a simulator's serving ``model`` (and ``adapters``, a mix's others)."""
     if (url is None) == (not sim):
         raise UserError("give exactly one of --url URL or --sim")
     if url is not None:
@@ -36,7 +73,7 @@ def _endpoint(url: str | None, sim: bool, model: str) -> Iterator[str]:
         return
     from servegate.sim.process import SimProcess  # only when asked for
 
-    with SimProcess(timestamps=True, model_name=model) as proc:
+    with SimProcess(timestamps=True, model_name=model, lora_modules=adapters) as proc:
         yield proc.base_url
 
 
@@ -83,9 +120,15 @@ def execute(
     master_bind: str,
     remote_workers: int,
     console: Console,
+    server_metrics: ServerMetrics | None = None,
+    launcher: Launcher = run_load,
 ) -> tuple[Path, LoadOutcome, Any]:
-    """Run one profile end to end. Returns (run dir, load outcome, summary or None)."""
-    profile = load_yaml_file(profile_path, Profile)
+    """Run one profile end to end. Returns (run dir, load outcome, summary or None).
+
+    With ``repeats: N`` (N > 1) the run directory holds one run directory per repeat
+    (``r0`` ... with seeds seed, seed+1, ...) and ``repeats.json``; the summary returned is
+    the last repeat's."""
+    profile = load_yaml_file(profile_path, Profile).resolved(profile_path.parent)
     slo = None
     if slo_ref:
         from servegate.config.slo import load_slo
@@ -97,7 +140,9 @@ def execute(
     host, _, port = master_bind.partition(":")
     run_id = new_run_id(profile.name)
     run_dir = results / run_id
-    with _endpoint(url, sim, profile.model) as base_url:
+    sm = server_metrics or ServerMetrics()
+    adapters = ",".join(m.name for m in profile.models if m.name != profile.model)
+    with _endpoint(url, sim, profile.model, adapters) as base_url:
         check_reachable(base_url, min(profile.timeout, 5.0))  # before anything is written
         run_dir.mkdir(parents=True, exist_ok=False)
         shutil.copyfile(profile_path, run_dir / "profile.yaml")
@@ -110,20 +155,96 @@ def execute(
             master_bind=host or "127.0.0.1",
             master_port=int(port) if port else 0,
         )
-        console.print(
-            f"servegate run {run_id}: {profile.name} -> {base_url}"
-            f" ({n_workers} local worker(s), up to {profile.max_duration:g} s)"
-        )
-        live = _Live(console, profile.max_duration)
-        with live.progress:
-            outcome = run_load(plan, on_progress=live)
+        if profile.repeats > 1:
+            return _repeats(plan, run_id, slo, sm, console, launcher)
+        outcome = _load(plan, run_id, sm, console, launcher)
+    return run_dir, outcome, _finish(plan, run_id, outcome, slo, console)
+
+
+def _load(
+    plan: RunPlan, run_id: str, sm: ServerMetrics, console: Console, launcher: Launcher = run_load
+) -> LoadOutcome:
+    profile = plan.profile
+    console.print(
+        f"servegate run {run_id}: {profile.name} -> {plan.url}"
+        f" ({plan.workers} {'local' if launcher is run_load else 'remote'} worker(s),"
+        f" up to {profile.max_duration:g} s)"
+    )
+    live = _Live(console, profile.max_duration)
+    with sm.sampler(plan.url, plan.run_dir), live.progress:
+        return launcher(plan, live)
+
+
+def _finish(plan: RunPlan, run_id: str, outcome: LoadOutcome, slo: Any, console: Console) -> Any:
+    """run.json and the report of one run (or repeat); the summary, or None."""
+    run_dir, profile = plan.run_dir, plan.profile
+    n_workers = plan.workers + plan.remote_workers
     for p in outcome.problems:
         console.print(f"[yellow]warning[/] {p}", highlight=False)
-    meta = build_run_meta(run_id, profile, base_url, n_workers + remote_workers, outcome.load or {})
+    meta = build_run_meta(
+        run_id,
+        profile,
+        plan.url,
+        n_workers,
+        outcome.load or {},
+        workload=outcome.workload,
+        ceiling_rps=outcome.ceiling_rps,
+        generator=outcome.generator or None,
+    )
     if meta is None:
         raise UserError(f"{run_dir}: the load never started; see {run_dir / 'logs'}")
     write_run_meta(run_dir, meta)
-    return run_dir, outcome, _report(run_dir, slo, console)
+    return _report(run_dir, slo, console)
+
+
+def _repeats(
+    plan: RunPlan,
+    run_id: str,
+    slo: Any,
+    sm: ServerMetrics,
+    console: Console,
+    launcher: Launcher = run_load,
+) -> tuple[Path, LoadOutcome, Any]:
+    """Run the profile ``repeats`` times into r0, r1, ... and write repeats.json."""
+    import yaml
+
+    from servegate.metrics.repeats import REPEATS_FILE, summarize_repeats
+    from servegate.report.repeats import print_repeats, render_markdown
+
+    parent, base = plan.run_dir, plan.profile
+    names: list[str] = []
+    seeds: list[int] = []
+    summaries: list[Any] = []
+    problems: list[str] = []
+    outcome = LoadOutcome(load=None, interrupted=False, problems=[])
+    for i in range(base.repeats):
+        profile = base.model_copy(update={"seed": base.seed + i, "repeats": 1})
+        rdir = parent / f"r{i}"
+        rdir.mkdir()
+        (rdir / "profile.yaml").write_text(
+            yaml.safe_dump(profile.model_dump(mode="json"), sort_keys=False)
+        )
+        one = dataclasses.replace(plan, profile=profile, run_dir=rdir)
+        rid = f"{run_id}-r{i}"
+        console.print(f"repeat {i + 1}/{base.repeats} (seed {profile.seed})")
+        outcome = _load(one, rid, sm, console, launcher)
+        problems += [f"r{i}: {p}" for p in outcome.problems]
+        summary = _finish(one, rid, outcome, slo, console)
+        if summary is not None:
+            names.append(rdir.name)
+            seeds.append(profile.seed)
+            summaries.append(summary)
+        if outcome.interrupted:
+            break
+    if summaries:
+        rs = summarize_repeats(base.name, names, seeds, summaries)
+        (parent / REPEATS_FILE).write_bytes(
+            orjson.dumps(rs.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
+        )
+        (parent / "repeats.md").write_text(render_markdown(rs))
+        print_repeats(rs, console)
+    merged = LoadOutcome(load=outcome.load, interrupted=outcome.interrupted, problems=problems)
+    return parent, merged, summaries[-1] if summaries else None
 
 
 def _report(run_dir: Path, slo: Any, console: Console) -> Any:
@@ -157,11 +278,29 @@ def _report(run_dir: Path, slo: Any, console: Console) -> Any:
 @click.option("--worker", "as_worker", is_flag=True, help="Run as a worker of a remote master.")
 @click.option("--master-host", help="With --worker: the master's address.")
 @click.option("--master-port", type=int, default=5557, show_default=True)
+@click.option(
+    "--server-metrics",
+    "metrics_where",
+    default="auto",
+    show_default=True,
+    metavar="auto|off|URL",
+    help="Sample the server's Prometheus metrics during the run: auto reads URL/metrics.",
+)
+@click.option("--prometheus", metavar="URL", help="Read the server's metrics from Prometheus.")
+@click.option(
+    "--prometheus-selector",
+    default="",
+    metavar="SEL",
+    help='Label matchers for --prometheus, e.g. namespace="sg-x",pod=~"vllm-.*".',
+)
 def run(
     profile_path: Path | None,
     as_worker: bool,
     master_host: str | None,
     master_port: int,
+    metrics_where: str,
+    prometheus: str | None,
+    prometheus_selector: str,
     **load: Any,  # the other options, which are execute()'s parameters of the same names
 ) -> None:
     """Run a load profile against --url (or --sim) and write results/<run-id>/."""
@@ -172,8 +311,15 @@ def run(
             raise SystemExit(run_remote_worker(master_host, master_port))
         if profile_path is None:
             raise UserError("--profile is required")
+        if metrics_where not in ("auto", "off") and not metrics_where.startswith(
+            ("http://", "https://")
+        ):
+            raise UserError(f"--server-metrics {metrics_where!r}: expected auto, off or a URL")
+        sm = ServerMetrics(metrics_where, prometheus, prometheus_selector)
         console = Console()
-        run_dir, outcome, summary = execute(profile_path, console=console, **load)
+        run_dir, outcome, summary = execute(
+            profile_path, console=console, server_metrics=sm, **load
+        )
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     console.print(f"results: {run_dir}")

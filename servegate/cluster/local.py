@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,6 +274,14 @@ class LocalCluster:
         if not quiet:
             shutil.rmtree(self.state, ignore_errors=True)
         return stopped
+
+    def load_images(self, names: Sequence[str], progress: ProgressFn | None = None) -> list[str]:
+        """Build (or take cached) local images ``up`` does not load, such as the engine, and
+        import them into the running node."""
+        runtime = load_runtime() if self._meta().get("node") else None
+        if runtime is None or not self.running():
+            raise UserError(f"cluster {self.name} has no running real node to load images into")
+        return runtime.load_images(self._node_ctx({}, None), names, progress)
 
     # -- status -----------------------------------------------------------------------
     def status(self) -> tuple[list[ComponentStatus], list[str], int]:

@@ -10,11 +10,12 @@ another servegate process), and be idempotent.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from servegate.cluster.gobuild import ProgressFn
 from servegate.cluster.pki import CertPair, Pki
 from servegate.cluster.versions import Versions
 from servegate.config.fleet import Fleet
@@ -71,6 +72,12 @@ class NodeRuntime(Protocol):
 
     def status(self, ctx: NodeContext) -> list[ComponentStatus]:
         """One entry per node process."""
+
+    def load_images(
+        self, ctx: NodeContext, names: Sequence[str], progress: ProgressFn | None = None
+    ) -> list[str]:
+        """Build (or take from the cache) the named local images that ``up`` does not load
+        (the engine) and import them into the running node; return their references."""
 
 
 def load_runtime() -> NodeRuntime | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -52,6 +52,13 @@ class ClusterProvider(ABC):
     @abstractmethod
     def access(self) -> ClusterAccess:
         """Kubeconfig and context, without starting anything."""
+
+    def load_images(self, names: Sequence[str], progress: ProgressFn | None = None) -> list[str]:
+        """Put servegate's locally built images (``engine``) on the cluster's nodes."""
+        raise UserError(
+            f"servegate cannot load its local image(s) {', '.join(names)} into a {self.kind} "
+            "cluster: push them to a registry its nodes pull from (docs/engine.md)"
+        )
 
 
 REGISTRY: dict[str, type[ClusterProvider]] = {}
@@ -121,6 +128,9 @@ class LocalProvider(ClusterProvider):
             f"local/{self.cluster.name}: {running}/{len(procs)} processes, "
             f"{len(ready)}/{total} nodes Ready"
         )
+
+    def load_images(self, names: Sequence[str], progress: ProgressFn | None = None) -> list[str]:
+        return self.cluster.load_images(names, progress)
 
     def access(self) -> ClusterAccess:
         from servegate.cluster.controlplane import context_name
@@ -217,6 +227,9 @@ class KindProvider(ClusterProvider):
 
     def status(self) -> str:
         return self.cluster.status()
+
+    def load_images(self, names: Sequence[str], progress: ProgressFn | None = None) -> list[str]:
+        return self.cluster.load_images(names, progress)
 
     def access(self) -> ClusterAccess:
         return ClusterAccess(self.cluster.kubeconfig, self.cluster.context)

@@ -9,11 +9,21 @@ output lengths, Poisson gaps, prefix groups) is drawn from generators seeded by 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
 from servegate.config.base import StrictModel
+from servegate.config.headers import Headers
+from servegate.config.workload import (
+    Connections,
+    Conversation,
+    Dataset,
+    ModelShare,
+    TokenCounter,
+    Trace,
+)
 
 Api = Literal["chat", "completions", "embeddings"]
 
@@ -113,7 +123,9 @@ class OpenLoop(StrictModel):
     """Level = requests/s sent on schedule, whatever the server's latency."""
 
     type: Literal["open"]
-    arrival: Literal["constant", "poisson"] = "poisson"
+    arrival: Literal["constant", "poisson", "trace"] = Field(
+        "poisson", description="trace: send times from the profile's trace (shape: replay)"
+    )
     max_in_flight: int = Field(
         1000, ge=1, description="per worker; arrivals beyond it are counted as dropped"
     )
@@ -236,14 +248,24 @@ class SloSearch(StrictModel):
         return self
 
 
+class Replay(StrictModel):
+    """A trace replayed at its own times (open loop, ``arrival: trace``) for ``duration``."""
+
+    type: Literal["replay"]
+    duration: PositiveDuration
+
+
 Shape = Annotated[
-    Steady | Soak | Ramp | Stages | Spike | Sweep | SloSearch, Field(discriminator="type")
+    Steady | Soak | Ramp | Stages | Spike | Sweep | SloSearch | Replay,
+    Field(discriminator="type"),
 ]
 
 
-def shape_max_duration(shape: Steady | Soak | Ramp | Stages | Spike | Sweep | SloSearch) -> float:
+def shape_max_duration(
+    shape: Steady | Soak | Ramp | Stages | Spike | Sweep | SloSearch | Replay,
+) -> float:
     """Upper bound of the run length in seconds (sweeps and searches may end earlier)."""
-    if isinstance(shape, Steady | Soak | Spike):
+    if isinstance(shape, Steady | Soak | Spike | Replay):
         return shape.duration
     if isinstance(shape, Ramp):
         return shape.ramp + shape.hold
@@ -275,17 +297,42 @@ class Profile(StrictModel):
     shape: Shape
     warmup: Duration = Field(0.0, description="excluded from the measured window")
     cooldown: Duration = Field(0.0, description="excluded from the measured window")
-    prompt: Distribution = Field(..., description="unique prompt part, tokens")
-    output: Distribution = Field(..., description="max_tokens per request")
+    prompt: Distribution | None = Field(
+        None, description="unique prompt part, tokens (not with a dataset or trace)"
+    )
+    output: Distribution | None = Field(
+        None, description="max_tokens per request (unless the dataset or trace gives it)"
+    )
     ignore_eos: bool = Field(False, description="ask the server to ignore EOS (vLLM)")
     min_tokens: bool = Field(False, description="send min_tokens = max_tokens (vLLM)")
     prefix: PrefixGroups | None = Field(None, description="shared prefix before the prompt")
     seed: int = Field(0, ge=0)
+    repeats: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description="run the profile N times with seeds seed, seed+1, ...; the summary gives "
+        "each headline figure's mean, bootstrap CI and coefficient of variation",
+    )
     timeout: PositiveDuration = Field(60.0, description="per request, connect and read")
+    headers: Headers
     workers: int = Field(1, ge=1, le=256, description="Locust worker processes")
+    dataset: Dataset | None = Field(None, description="prompts from a data set (not synthetic)")
+    trace: Trace | None = Field(None, description="arrival times and lengths from a trace")
+    conversation: Conversation | None = Field(None, description="multi-turn users (closed loop)")
+    models: list[ModelShare] = Field(
+        default_factory=list, description="a weighted mix of model names, one drawn per request"
+    )
+    tokenizer: TokenCounter = Field(
+        default_factory=lambda: TokenCounter(), description="who counts prompt tokens"
+    )
+    connections: Connections = Field(
+        default_factory=lambda: Connections(), description="keep-alive, every N, per request"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Profile:
+        _check_workload(self)
         total = shape_max_duration(self.shape)
         if isinstance(self.shape, Sweep | SloSearch):
             if self.warmup or self.cooldown:
@@ -308,6 +355,22 @@ class Profile(StrictModel):
             return self.embedding_model
         return self.model
 
+    def resolved(self, base: Path) -> Profile:
+        """This profile with its data paths made absolute, relative ones taken from ``base``
+        (the profile file's directory)."""
+        update: dict[str, Any] = {}
+        for key in ("dataset", "trace", "tokenizer"):
+            part = getattr(self, key)
+            path = getattr(part, "path", None)
+            if isinstance(path, str) and not Path(path).is_absolute():
+                update[key] = part.model_copy(update={"path": str((base / path).resolve())})
+        return self.model_copy(update=update)
+
+    @property
+    def prepared(self) -> bool:
+        """Whether prompts are read before the run (data set or trace) rather than drawn."""
+        return self.dataset is not None or self.trace is not None
+
     @property
     def apis(self) -> list[Api]:
         return [self.api, *self.then]
@@ -315,6 +378,33 @@ class Profile(StrictModel):
     @property
     def max_duration(self) -> float:
         return shape_max_duration(self.shape)
+
+
+def _check_workload(p: Profile) -> None:
+    """The combinations of data set, trace, conversation and mix that make sense."""
+    tracing = isinstance(p.load, OpenLoop) and p.load.arrival == "trace"
+    if tracing != (p.trace is not None) or tracing != isinstance(p.shape, Replay):
+        raise ValueError("a trace goes with load.arrival: trace and shape.type: replay, all three")
+    if p.trace is not None and p.dataset is not None:
+        raise ValueError("give a dataset or a trace, not both (a trace carries the lengths)")
+    if p.conversation is not None:
+        if not isinstance(p.load, ClosedLoop):
+            raise ValueError("conversation needs a closed loop (a user holds a conversation)")
+        if p.apis != ["chat"]:
+            raise ValueError("conversation needs api: chat and no further requests")
+        if p.conversation.keep_connection and p.connections.mode != "keep-alive":
+            raise ValueError("conversation.keep_connection needs connections.mode: keep-alive")
+    if (p.prompt is None) != p.prepared:
+        raise ValueError("give prompt lengths (prompt:) or a dataset/trace, exactly one")
+    output_given = p.trace is not None or (
+        p.dataset is not None and (p.dataset.format == "sharegpt" or p.dataset.output_field)
+    )
+    if p.output is None and not output_given:
+        raise ValueError("output: is required unless the dataset or trace gives output lengths")
+    if p.models and len({m.name for m in p.models}) != len(p.models):
+        raise ValueError("models: each name once")
+    if p.models and p.then:
+        raise ValueError("models: a mix applies to single-request iterations (no then:)")
 
 
 def _levels(shape: Steady | Soak | Ramp | Stages | Spike) -> list[float]:

@@ -20,6 +20,7 @@ class Settings:
     cluster_explicit: bool = False
     fleet: Path | None = None
     overlay: str = "sim"
+    """sim, gpu or engine (llama-server, whose image the session loads into its cluster)."""
     keep_cluster: bool = False
     # On a cluster servegate did not make (shared with other teams): what a run may claim.
     allow_preemption: bool = False
@@ -27,6 +28,9 @@ class Settings:
     tls_issuer: str | None = None
     # A skipped check of a required capability fails the run instead (nightly gates, CI).
     strict: bool = False
+    # Where load runs send their load from: auto (pods in the cluster when this machine
+    # cannot route into it), host, or cluster (servegate.harness.incluster).
+    load_from: str = "auto"
 
     @property
     def shared(self) -> bool:

@@ -8,6 +8,7 @@ an empty list, and NaN samples (a rate over no completed requests) are dropped.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from servegate.errors import UserError
 
@@ -60,6 +61,28 @@ class Prometheus:
     def by_label(self, expr: str, label: str) -> dict[str, float]:
         """The samples as {value of ``label``: value}."""
         return {m.get(label, ""): v for m, v in self.query(expr)}
+
+
+def vllm_scrape(prom: Prometheus, selector: str = "") -> Callable[[], dict[str, float]]:
+    """A scrape for servegate.load.server_metrics that asks Prometheus for the serving
+    metrics (servegate.metrics.server.RAW) of the series ``selector`` matches, aggregated as
+    a direct scrape aggregates them (sum or avg over series)."""
+    from servegate.metrics.server import RAW
+
+    matchers = "{" + selector.strip().strip("{}") + "}" if selector.strip() else ""
+    exprs = {
+        name: f"{agg if agg == 'sum' else 'avg'}({name}{matchers})" for name, agg in RAW.items()
+    }
+
+    def scrape() -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, expr in exprs.items():
+            v = prom.scalar(expr)
+            if v is not None:
+                out[name] = v
+        return out
+
+    return scrape
 
 
 def _no_retry() -> object:

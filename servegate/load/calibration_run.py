@@ -37,10 +37,14 @@ from servegate.load.calibration_file import (
     ProbeResult,
 )
 from servegate.load.cpu_wakeup import describe_idle
-from servegate.load.runner import RunPlan, run_load
+from servegate.load.runner import LoadOutcome, RunPlan, run_load
 from servegate.metrics.clock import now_ns
 from servegate.metrics.io import read_records
 from servegate.metrics.record import RequestRecord
+
+Launch = Callable[[RunPlan, Callable[[Any], None] | None], LoadOutcome]
+"""What runs a probe's load: this machine's processes (``run_load``), or pods in a cluster
+(servegate.harness.incluster, for bench/incluster_load.py)."""
 
 
 @dataclass(frozen=True)
@@ -162,13 +166,14 @@ def run_probe(
     run_dir: Path,
     sim_pid: int | None,
     duration_s: float | None = None,
+    launch: Launch = run_load,
 ) -> tuple[list[RequestRecord], tuple[int, int], int, CpuSampler]:
     """One open-loop run. Returns (records, measured window, dropped arrivals, CPU samples)."""
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     profile = probe_profile(rate, setup, duration_s or setup.step_duration_s)
     sampler = CpuSampler(sim_pid, setup.workers)
-    outcome = run_load(RunPlan(profile, url, run_dir, setup.workers), on_progress=sampler.poll)
+    outcome = launch(RunPlan(profile, url, run_dir, setup.workers), sampler.poll)
     if outcome.interrupted:
         raise KeyboardInterrupt
     load = outcome.load
@@ -205,16 +210,18 @@ def calibrate(
     pinned_cores: bool = False,
     on_probe: Callable[[ProbeResult], None] | None = None,
     cpu_dma_latency_us: int | None = None,
+    launch: Launch = run_load,
 ) -> Calibration:
     """Search the ceiling, then measure the timing error at half of it.
 
-    ``cpu_dma_latency_us`` only records the wake-up latency limit the caller holds.
+    ``cpu_dma_latency_us`` only records the wake-up latency limit the caller holds;
+    ``launch`` runs each probe (default: this machine's Locust processes).
     """
     probes: list[ProbeResult] = []
     load_before = os.getloadavg()[0]
     cores = os.cpu_count() or 1
     idle_rps = max(1.0, plan.start_rps / 5)
-    recs, window, _, _ = run_probe(url, idle_rps, setup, work_dir / "idle", sim_pid)
+    recs, window, _, _ = run_probe(url, idle_rps, setup, work_dir / "idle", sim_pid, None, launch)
     idle = probe_result(recs, idle_rps, window, 0, criteria)
     if idle.lag_p50_ms is None or idle.lag_p99_ms is None:
         raise UserError(f"the idle probe at {idle_rps:g} req/s sent nothing: {idle.reasons}")
@@ -223,7 +230,7 @@ def calibrate(
         on_probe(idle.model_copy(update={"passed": True, "reasons": ["idle baseline"]}))
     while (rate := next_rate(probes, plan)) is not None:
         recs, window, dropped, cpu = run_probe(
-            url, rate, setup, work_dir / f"probe-{len(probes)}", sim_pid
+            url, rate, setup, work_dir / f"probe-{len(probes)}", sim_pid, None, launch
         )
         gen_cpu, sim_cpu = cpu.usage(*window)
         res = probe_result(recs, rate, window, dropped, criteria, gen_cpu, sim_cpu, baseline)
@@ -246,7 +253,7 @@ def calibrate(
     if knee.ceiling_rps > 0:
         half = knee.ceiling_rps / 2
         recs, window, _, _ = run_probe(
-            url, half, setup, work_dir / "timing", sim_pid, setup.step_duration_s * 2
+            url, half, setup, work_dir / "timing", sim_pid, setup.step_duration_s * 2, launch
         )
         start, end = window
         inside = [r for r in recs if r.scheduled_ns is not None and start <= r.scheduled_ns < end]

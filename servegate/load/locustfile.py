@@ -12,11 +12,13 @@ Protocol (Locust custom messages):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import socket
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -29,11 +31,13 @@ from locust.runners import MasterRunner, WorkerRunner
 from servegate.config.profile import ClosedLoop, OpenLoop, Profile
 from servegate.load import master as master_side
 from servegate.load.background import lower_this_thread
-from servegate.load.pacer import IDLE_POLL_S, ArrivalSchedule
-from servegate.load.prompts import PromptFactory
+from servegate.load.mix import ConnectionBudget, ModelMix
+from servegate.load.pacer import IDLE_POLL_S, ArrivalSchedule, TraceSchedule
+from servegate.load.prompts import Fit, Prompt, PromptFactory
 from servegate.load.shapes import closed_loop_users
 from servegate.load.tally import WorkerTally
 from servegate.load.worker import Transport, api_transports, send
+from servegate.load.workload import ItemPrompts, read_items, share
 from servegate.metrics.clock import mono_to_wall
 from servegate.metrics.io import RecordWriter
 from servegate.metrics.record import RequestRecord
@@ -67,15 +71,14 @@ class WorkerRuntime:
             if isinstance(load, OpenLoop)
             else int(config.get("max_users_per_worker", 1)) + 1
         )
-        self.transport = Transport(str(config["url"]), pool, self.profile.timeout)
+        self.url = str(config["url"])
+        self.transport = Transport(self.url, pool, self.profile.timeout, self.profile.headers)
         self.transports = api_transports(self.profile, self.transport, pool)
-        self.prompts = PromptFactory(
-            self.profile.prompt,
-            self.profile.output,
-            self.profile.prefix,
-            self.profile.seed,
-            self.name,
-        )
+        self.index = int(getattr(environment.runner, "worker_index", 0) or 0) % self.workers
+        self.trace_times: list[float] = []
+        self.prompts = self._prompts(config.get("workload"))
+        self.mix = ModelMix(self.profile.models, self.profile.seed, self.name)
+        self.churn = ConnectionBudget(self.profile.connections.per_connection)
         local_dir = os.environ.get("SERVEGATE_RECORDS_DIR")
         # Batches are compressed in a native thread (zlib releases the GIL): on the event
         # loop each one stalled every request in flight for milliseconds.
@@ -96,11 +99,29 @@ class WorkerRuntime:
         self._reporter = gevent.spawn(self._report_loop)
         self._closed = False
 
-    def iteration(self, scheduled_ns: int | None) -> None:
+    def _prompts(self, workload: str | None) -> PromptFactory | ItemPrompts:
+        p = self.profile
+        if workload:
+            items = share(read_items(Path(workload)), self.index, self.workers)
+            self.trace_times = [i.t for i in items if i.t is not None]
+            return ItemPrompts(items, p.output, p.seed, self.name)
+        assert p.prompt is not None and p.output is not None  # the profile checks it
+        fit: Fit | None = None
+        if p.tokenizer.source == "file" and p.tokenizer.path:
+            from servegate.load.tokencount import FileCounter
+
+            fit = FileCounter(Path(p.tokenizer.path)).fit
+        return PromptFactory(p.prompt, p.output, p.prefix, p.seed, self.name, fit)
+
+    def iteration(self, scheduled_ns: int | None, prompt: Prompt | None = None) -> None:
         """One user iteration: the profile's request chain with one prompt."""
         step, measure = self.step, self.measure
-        prompt = self.prompts.next()
+        if prompt is None:
+            prompt = self.prompts.next()
         tags = {"step": str(step)}
+        model = self.mix.pick()
+        if model is not None:
+            tags["model"] = model
         if prompt.group is not None:
             tags["prefix_group"] = str(prompt.group)
         if len(self.profile.apis) > 1:
@@ -109,13 +130,77 @@ class WorkerRuntime:
         try:
             for api in self.profile.apis:
                 transport = self.transports[api]
-                rec = send(transport, self.profile, api, prompt, self.name, scheduled_ns, tags)
+                rec = send(
+                    transport,
+                    self.profile,
+                    api,
+                    prompt,
+                    self.name,
+                    scheduled_ns,
+                    tags,
+                    model=model,
+                    close=self.churn.closing(),
+                )
                 self.record(rec, step, measure)
                 scheduled_ns = None  # only the first request of a chain was paced
                 if rec.error is not None:
                     break
         finally:
             self.in_flight -= 1
+
+    def conversation(self) -> None:
+        """One multi-turn conversation: each turn sends the history before its prompt."""
+        conv = self.profile.conversation
+        assert conv is not None
+        own = (
+            Transport(self.url, 1, self.profile.timeout, self.profile.headers)
+            if conv.keep_connection
+            else None
+        )
+        transport = own or self.transport
+        session = uuid.uuid4().hex[:12]
+        model = self.mix.pick()
+        history: list[dict[str, str]] = []
+        carried = 0  # tokens of the history, as counted when they were sent and received
+        self.in_flight += 1
+        try:
+            for turn in range(1, conv.turns + 1):
+                if self.finished:
+                    break
+                step, measure = self.step, self.measure
+                prompt = self.prompts.next()
+                tags = {"step": str(step), "session": session, "turn": str(turn)}
+                if model is not None:
+                    tags["model"] = model
+                reply: list[str] = []
+                sent = dataclasses.replace(prompt, tokens=prompt.tokens + carried)
+                rec = send(
+                    transport,
+                    self.profile,
+                    "chat",
+                    sent,
+                    self.name,
+                    None,
+                    tags,
+                    model=model,
+                    history=history,
+                    reply=reply,
+                    close=self.churn.closing(),
+                )
+                self.record(rec, step, measure)
+                if rec.error is not None:
+                    break
+                history += [
+                    {"role": "user", "content": prompt.text},
+                    {"role": "assistant", "content": "".join(reply)},
+                ]
+                carried += prompt.tokens + (rec.completion_tokens or rec.client_tokens)
+                if conv.think_time and turn < conv.turns:
+                    gevent.sleep(conv.think_time)
+        finally:
+            self.in_flight -= 1
+            if own is not None:
+                own.close()
 
     def record(self, rec: RequestRecord, step: int, measure: bool) -> None:
         self.tally.add(rec, step, measure)
@@ -181,7 +266,10 @@ class ClosedLoopUser(User):
         if rt.finished:
             gevent.sleep(1)
             return
-        rt.iteration(None)
+        if rt.profile.conversation is not None:
+            rt.conversation()
+        else:
+            rt.iteration(None)
         think = self.wait_time_s()
         if think:
             gevent.sleep(think)
@@ -198,7 +286,12 @@ class PacerUser(User):
         load = rt.profile.load
         assert isinstance(load, OpenLoop)
         index = getattr(self.environment.runner, "worker_index", 0) or 0
-        sched = ArrivalSchedule(load.arrival, rt.profile.seed, index % rt.workers, rt.workers)
+        tracing = load.arrival == "trace"
+        sched = (
+            TraceSchedule(rt.trace_times)
+            if load.arrival == "trace"
+            else ArrivalSchedule(load.arrival, rt.profile.seed, index % rt.workers, rt.workers)
+        )
         pool = Pool(load.max_in_flight)
         t0 = time.perf_counter_ns()
         try:
@@ -214,10 +307,12 @@ class PacerUser(User):
                         continue  # woke early to re-check the rate
                 scheduled = mono_to_wall(t0 + int(due * 1e9))
                 rt.tally.schedule(rt.step, rt.measure)
+                # a trace's prompt belongs to its time, sent or dropped
+                prompt = rt.prompts.next() if tracing else None
                 if pool.full():
                     rt.tally.drop(rt.step, rt.measure)  # counted, never silently delayed
                 else:
-                    pool.spawn(rt.iteration, scheduled)
+                    pool.spawn(rt.iteration, scheduled, prompt)
                 sched.advance(rt.level)
         finally:
             pool.kill(block=False)
@@ -252,13 +347,25 @@ def _on_test_start(environment: Any, **_kw: Any) -> None:
     if isinstance(environment.runner, WorkerRunner) and _RT is None:
         config = orjson.loads(environment.parsed_options.sg_config)
         _RT = WorkerRuntime(environment, config)
+        if _EARLY_LEVEL:
+            _apply_level(_RT, _EARLY_LEVEL[-1])
+
+
+# The master sends the first level as the test starts, which can reach a worker before its
+# runtime exists (test_start); it is kept here and applied then. Without it, a shape whose
+# level never changes (steady, no warm-up) left an open-loop worker at level 0.
+_EARLY_LEVEL: list[dict[str, Any]] = []
 
 
 def _on_level(environment: Any, msg: Any, **_kw: Any) -> None:
     rt = _RT
     if rt is None:
+        _EARLY_LEVEL.append(msg.data)
         return
-    data = msg.data
+    _apply_level(rt, msg.data)
+
+
+def _apply_level(rt: WorkerRuntime, data: dict[str, Any]) -> None:
     rt.level = float(data["level"])
     rt.step = int(data["step"])
     rt.measure = bool(data["measure"])

@@ -75,10 +75,42 @@ def arrival_stamps(profile: Profile, url: str) -> str:
     return "kernel" if schemes == {"http"} else "kernel for http, user for https"
 
 
+def describe_workload(profile: Profile) -> dict[str, str]:
+    """What the profile sends beyond prompts: model mix, conversations, connection use."""
+    out: dict[str, str] = {}
+    if profile.models:
+        total = sum(m.weight for m in profile.models)
+        out["models"] = ", ".join(f"{m.name} {m.weight / total:.0%}" for m in profile.models)
+    conv = profile.conversation
+    if conv is not None:
+        out["conversation"] = (
+            f"{conv.turns} turns, think time {conv.think_time:g} s,"
+            f" {'own connection' if conv.keep_connection else 'shared connections'}"
+        )
+    n = profile.connections.per_connection
+    if n is None:
+        out["connections"] = "keep-alive"
+    elif n == 1:
+        out["connections"] = "a new connection per request"
+    else:
+        out["connections"] = f"each worker closes a connection every {n} requests"
+    return out
+
+
 def build_run_meta(
-    run_id: str, profile: Profile, url: str, workers: int, load: dict[str, Any]
+    run_id: str,
+    profile: Profile,
+    url: str,
+    workers: int,
+    load: dict[str, Any],
+    workload: dict[str, str] | None = None,
+    ceiling_rps: float | None = None,
+    generator: dict[str, str] | None = None,
 ) -> RunMeta | None:
-    """None if the load never started (no start time in load.json)."""
+    """None if the load never started (no start time in load.json). ``workload``: what
+    the run's prompts were and who counted their tokens (from ``prepare``). ``generator``:
+    where the load generator ran when not here (tags), and ``ceiling_rps`` its calibrated
+    ceiling; without it, this machine's calibration for ``workers`` processes."""
     start, end = load.get("start_ns"), load.get("end_ns")
     if not isinstance(start, int) or not isinstance(end, int):
         return None
@@ -86,7 +118,7 @@ def build_run_meta(
     w = load.get("window")
     if isinstance(w, dict) and w.get("end_ns", 0) > w.get("start_ns", 0):
         window = Span(start_ns=int(w["start_ns"]), end_ns=int(w["end_ns"]))
-    tags = {**host_info(), "load_end": str(load.get("reason", ""))}
+    tags = {**host_info(), **(generator or {}), "load_end": str(load.get("reason", ""))}
     tags["arrival_stamps"] = arrival_stamps(profile, url)
     best = load.get("slo_search_best")
     if best is not None:
@@ -101,9 +133,10 @@ def build_run_meta(
         end_ns=max(end, start),
         window=window,
         workers=workers,
-        generator_ceiling_rps=_ceiling(workers),
+        generator_ceiling_rps=_ceiling(workers) if generator is None else ceiling_rps,
         stages=_stages(profile, load),
         tags=tags,
+        workload={**(workload or {}), **describe_workload(profile)},
     )
 
 

@@ -24,12 +24,14 @@ def build_body(
     stream: bool,
     ignore_eos: bool,
     min_tokens: bool,
+    history: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
+    """``history``: earlier messages of a conversation (chat), sent before the prompt."""
     if api == "embeddings":
         return {"model": model, "input": prompt}
     body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "stream": stream}
     if api == "chat":
-        body["messages"] = [{"role": "user", "content": prompt}]
+        body["messages"] = [*(history or ()), {"role": "user", "content": prompt}]
     else:
         body["prompt"] = prompt
     if stream:
@@ -76,6 +78,18 @@ def _server_ts(doc: dict[str, Any]) -> tuple[int | None, int | None]:
     return _two_ints(doc, "servegate", "recv_ns", "emit_ns")
 
 
+def _engine_timings(doc: dict[str, Any]) -> dict[str, float] | None:
+    """llama.cpp's per-request ``timings`` object (numbers only), if the response has one."""
+    part = doc.get("timings")
+    if not isinstance(part, dict):
+        return None
+    return {
+        k: float(v)
+        for k, v in part.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
 @dataclass
 class StreamState:
     """Folds the data of each SSE event of one streamed response into a record."""
@@ -91,6 +105,8 @@ class StreamState:
     detail: str = ""
     server_recv_ns: int | None = None  # raw server perf_counter_ns
     server_chunk_ns: list[int] = field(default_factory=list)
+    texts: list[str] | None = None  # when a list, the content of each chunk is kept here
+    engine_timings: dict[str, float] | None = None  # the engine's own (llama.cpp's timings)
     _usage_running: int | None = None  # continuous usage: completion tokens seen so far
 
     def on_event(self, data: str, offset_ns: int) -> None:
@@ -118,6 +134,9 @@ class StreamState:
             self._fail(ErrorKind.NOT_JSON, "chunk has neither choices nor usage")
             return
         p, c = _usage(doc)
+        timings = _engine_timings(doc)
+        if timings is not None:  # llama.cpp: in every chunk, final in the last
+            self.engine_timings = timings
         if p is not None:
             self.prompt_tokens = p
         tokens_from_usage: int | None = None
@@ -133,8 +152,11 @@ class StreamState:
         for choice in choices if isinstance(choices, list) else []:
             if not isinstance(choice, dict):
                 continue
-            if _content_of(self.api, choice, streamed=True) is not None:
+            text = _content_of(self.api, choice, streamed=True)
+            if text is not None:
                 content = True
+                if self.texts is not None:
+                    self.texts.append(text)
             fr = choice.get("finish_reason")
             if isinstance(fr, str):
                 self.finish_reason = fr
@@ -176,6 +198,7 @@ class StreamState:
         if self.server_chunk_ns:
             rec.server_chunk_ns = self.server_chunk_ns
             rec.server_first_ns = self.server_chunk_ns[0]
+        rec.engine_timings = self.engine_timings
 
 
 def classify_status(status: int) -> ErrorKind | None:
@@ -193,8 +216,10 @@ def body_snippet(body: bytes) -> str:
     return text or "(empty body)"
 
 
-def apply_body(api: str, body: bytes, offset_ns: int, rec: RequestRecord) -> None:
-    """Interpret a complete non-streamed 2xx body into ``rec``."""
+def apply_body(
+    api: str, body: bytes, offset_ns: int, rec: RequestRecord, keep: list[str] | None = None
+) -> None:
+    """Interpret a complete non-streamed 2xx body into ``rec`` (its content into ``keep``)."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -207,6 +232,7 @@ def apply_body(api: str, body: bytes, offset_ns: int, rec: RequestRecord) -> Non
         rec.error, rec.error_detail = ErrorKind.HTTP_5XX, f"error body: {str(doc['error'])[:120]}"
         return
     rec.prompt_tokens, rec.completion_tokens = _usage(doc)
+    rec.engine_timings = _engine_timings(doc)
     recv, emit = _server_ts(doc)
     rec.server_recv_ns = recv
     if emit is not None:
@@ -236,6 +262,8 @@ def apply_body(api: str, body: bytes, offset_ns: int, rec: RequestRecord) -> Non
         return
     rec.client_tokens = sum(_estimate_tokens(t) for t in texts)
     rec.chunks = [(offset_ns, rec.completion_tokens or rec.client_tokens)]
+    if keep is not None:
+        keep.extend(texts)
 
 
 def _estimate_tokens(text: str) -> int:

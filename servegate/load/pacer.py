@@ -66,6 +66,34 @@ class ArrivalSchedule:
         self._next += gap
 
 
+@dataclass
+class TraceSchedule:
+    """Send times taken from a trace (seconds since the pacer started), whatever the rate.
+
+    Same interface as :class:`ArrivalSchedule`; the rate only says whether the run is on
+    (a replay's level is 1 while it lasts). None once the trace is used up.
+    """
+
+    times: list[float]
+    _i: int = field(init=False, default=0)
+    _origin: float | None = field(init=False, default=None)
+
+    def next_time(self, now: float, total_rate: float) -> float | None:
+        """The trace's next time, counted from the first moment the run was on."""
+        if total_rate <= 0 or self._i >= len(self.times):
+            return None
+        if self._origin is None:
+            self._origin = now
+        return self._origin + self.times[self._i]
+
+    def advance(self, total_rate: float) -> None:
+        self._i += 1
+
+    @property
+    def done(self) -> bool:
+        return self._i >= len(self.times)
+
+
 def schedule_times(
     arrival: Literal["constant", "poisson"],
     rate_at: Callable[[float], float],

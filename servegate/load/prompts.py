@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from servegate.config.profile import Distribution, PrefixGroups
@@ -113,8 +114,15 @@ class Prompt:
     suffix: str = ""  # the unique part alone (a RAG chain embeds this, not the context)
 
 
+#: Cuts a word sequence to exactly n tokens of a tokenizer: (text, tokens it has).
+Fit = Callable[[Sequence[str], int], tuple[str, int]]
+
+
 class PromptFactory:
-    """Deterministic prompts for one worker: same seed and worker name, same sequence."""
+    """Deterministic prompts for one worker: same seed and worker name, same sequence.
+
+    With ``fit`` (a local tokenizer) each prompt part is cut to its exact token count;
+    without it a word counts as one token."""
 
     def __init__(
         self,
@@ -123,8 +131,10 @@ class PromptFactory:
         prefix: PrefixGroups | None,
         seed: int,
         worker: str,
+        fit: Fit | None = None,
     ) -> None:
         self._prompt, self._output, self._prefix = prompt, output, prefix
+        self._fit = fit
         self._rng = random.Random(f"{seed}:{worker}")
         self._worker = worker
         self._n = 0
@@ -133,9 +143,12 @@ class PromptFactory:
             # prefixes depend on the seed only, so every worker shares the same groups
             prng = random.Random(f"{seed}:prefix")
             self._prefixes = [
-                " ".join(prng.choice(WORDS) for _ in range(prefix.length))
+                self._join([prng.choice(WORDS) for _ in range(prefix.length)], prefix.length)
                 for _ in range(prefix.groups)
             ]
+
+    def _join(self, words: Sequence[str], n: int) -> str:
+        return " ".join(words) if self._fit is None else self._fit(words, n)[0]
 
     def next(self) -> Prompt:
         self._n += 1
@@ -143,7 +156,7 @@ class PromptFactory:
         max_tokens = draw_length(self._output, self._rng)
         marker = f"r{self._worker}x{self._n}"  # one token-ish unique word
         words = [marker, *(self._rng.choice(WORDS) for _ in range(max(0, n_words - 1)))]
-        text = suffix = " ".join(words)
+        text = suffix = self._join(words, n_words)
         group = None
         tokens = n_words
         if self._prefixes:

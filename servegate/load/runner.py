@@ -21,19 +21,23 @@ from typing import Any
 
 import orjson
 
+from servegate.config.headers import REVEAL
+from servegate.config.headers import resolve as resolve_headers
 from servegate.config.profile import (
     ClosedLoop,
     Profile,
     Ramp,
     SloSearch,
     Soak,
+    Spike,
     Stages,
     Steady,
     Sweep,
 )
 from servegate.errors import UserError
 from servegate.load.endpoint import check_reachable
-from servegate.procs import end, launch
+from servegate.load.workload import WORKLOAD_FILE, prepare
+from servegate.procs import end, launch, tied
 
 LOCUSTFILE = str(Path(__file__).with_name("locustfile.py"))
 PROGRESS_FILE = "progress.json"
@@ -52,6 +56,7 @@ class RunPlan:
     master_bind: str = "127.0.0.1"
     master_port: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    workload: Path | None = None  # prepared items (data set, trace), set by run_load
 
 
 @dataclass
@@ -59,6 +64,11 @@ class LoadOutcome:
     load: dict[str, Any] | None  # load.json, None if the master never wrote it
     interrupted: bool
     problems: list[str]
+    workload: dict[str, str] = field(default_factory=dict)  # what was sent, who counted
+    # Where the generator ran and what it can drive, when not this machine's processes
+    # (in-cluster pods: servegate.harness.incluster); None: this machine's calibration.
+    ceiling_rps: float | None = None
+    generator: dict[str, str] = field(default_factory=dict)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -82,15 +92,20 @@ def max_users_per_worker(profile: Profile, workers: int) -> int:
         top = max(shape.start, shape.end)
     elif isinstance(shape, Stages):
         top = max(s.level for s in shape.stages)
-    else:
+    elif isinstance(shape, Spike):
         top = max(shape.base, shape.peak)
+    else:  # a replay runs open loop
+        return 1
     return max(1, math.ceil(top / workers))
 
 
-def _config(plan: RunPlan) -> str:
+def config_json(plan: RunPlan) -> str:
+    """The run's configuration as every Locust process of it reads it (``--sg-config``)."""
     doc = {
-        "profile": plan.profile.model_dump(mode="json"),
+        # header values as written (${env:NAME} references): each worker resolves its own
+        "profile": plan.profile.model_dump(mode="json", context=REVEAL),
         "url": plan.url,
+        "workload": str(plan.workload) if plan.workload is not None else None,
         "workers": plan.workers + plan.remote_workers,
         "max_users_per_worker": max_users_per_worker(
             plan.profile, plan.workers + plan.remote_workers
@@ -103,8 +118,39 @@ def _locust(*args: str) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--loglevel", "INFO", *args]
 
 
+def worker_args(master_host: str, master_port: int) -> list[str]:
+    """A Locust worker's own arguments (after ``-f locustfile --loglevel INFO``)."""
+    return ["--worker", "--master-host", master_host, "--master-port", str(master_port)]
+
+
 def worker_argv(master_host: str, master_port: int) -> list[str]:
-    return _locust("--worker", "--master-host", master_host, "--master-port", str(master_port))
+    return _locust(*worker_args(master_host, master_port))
+
+
+def master_args(
+    plan: RunPlan, bind: str, port: int, run_dir: str, expect_wait_s: float = START_GRACE_S
+) -> list[str]:
+    """A headless Locust master's own arguments (after ``-f locustfile --loglevel INFO``),
+    for the workers of ``plan`` (local and remote), writing its files to ``run_dir``."""
+    return [
+        "--master",
+        "--headless",
+        "--only-summary",
+        "--expect-workers",
+        str(plan.workers + plan.remote_workers),
+        "--expect-workers-max-wait",
+        str(int(expect_wait_s)),
+        "--master-bind-host",
+        bind,
+        "--master-bind-port",
+        str(port),
+        "--host",
+        plan.url,
+        "--sg-config",
+        config_json(plan),
+        "--sg-run-dir",
+        run_dir,
+    ]
 
 
 class Children:
@@ -116,7 +162,9 @@ class Children:
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         # In its own session: Ctrl-C reaches us only, and we stop the children in order.
-        p = launch(name, argv, self.log_dir / f"{name}.log", env)
+        # Tied to this process: a run killed before it could stop them has them stopped by
+        # the next run (servegate.procs.sweep_orphans).
+        p = launch(name, argv, self.log_dir / f"{name}.log", tied(env))
         self.procs[name] = p
         return p
 
@@ -148,6 +196,15 @@ def run_load(
     KeyboardInterrupt stops the children gracefully and returns with ``interrupted=True``.
     """
     check_reachable(plan.url, min(plan.profile.timeout, 5.0))
+    if plan.profile.prepared and plan.remote_workers:
+        raise UserError("a dataset or trace profile runs with local workers only (--workers)")
+    prepared = prepare(plan.profile, plan.url, plan.run_dir)
+    if prepared.items:
+        plan.workload = plan.run_dir / WORKLOAD_FILE
+        if len(prepared.items) < plan.workers:
+            raise UserError(
+                f"{len(prepared.items)} prepared prompts for {plan.workers} workers: use fewer"
+            )
     records = plan.run_dir / "records"
     logs = plan.run_dir / "logs"
     records.mkdir(parents=True, exist_ok=True)
@@ -155,31 +212,14 @@ def run_load(
     port = plan.master_port or free_port(plan.master_bind)
     base_env = {**os.environ, "PYTHONUNBUFFERED": "1", **plan.extra_env}
     base_env.pop("SERVEGATE_RECORDS_DIR", None)
+    resolve_headers(plan.profile.headers, base_env)  # an unset variable: one line, no process
     children = Children(logs)
     problems: list[str] = []
     interrupted = False
     try:
         master = children.start(
             "master",
-            _locust(
-                "--master",
-                "--headless",
-                "--only-summary",
-                "--expect-workers",
-                str(plan.workers + plan.remote_workers),
-                "--expect-workers-max-wait",
-                str(int(START_GRACE_S)),
-                "--master-bind-host",
-                plan.master_bind,
-                "--master-bind-port",
-                str(port),
-                "--host",
-                plan.url,
-                "--sg-config",
-                _config(plan),
-                "--sg-run-dir",
-                str(plan.run_dir),
-            ),
+            _locust(*master_args(plan, plan.master_bind, port, str(plan.run_dir))),
             base_env,
         )
         for i in range(plan.workers):
@@ -214,7 +254,9 @@ def run_load(
         problems.append("the Locust master wrote no load.json; see logs/master.log")
     if master.returncode not in (0, None) and not interrupted and load is None:
         problems.append(f"the Locust master exited with code {master.returncode}")
-    return LoadOutcome(load=load, interrupted=interrupted, problems=problems)
+    return LoadOutcome(
+        load=load, interrupted=interrupted, problems=problems, workload=prepared.description
+    )
 
 
 def run_remote_worker(master_host: str, master_port: int, name: str | None = None) -> int:

@@ -12,7 +12,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from servegate.config.profile import Ramp, Shape, SloSearch, Soak, Spike, Stages, Steady, Sweep
+from servegate.config.profile import (
+    Ramp,
+    Replay,
+    Shape,
+    SloSearch,
+    Soak,
+    Spike,
+    Stages,
+    Steady,
+    Sweep,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +31,14 @@ class Target:
     step: int = 0  # stage / sweep step / search probe index, tags the requests sent under it
 
 
-def time_level(shape: Steady | Soak | Ramp | Stages | Spike, t: float) -> Target | None:
-    """Level of a time-only shape at ``t`` seconds, or None once it has ended."""
+def time_level(shape: Steady | Soak | Ramp | Stages | Spike | Replay, t: float) -> Target | None:
+    """Level of a time-only shape at ``t`` seconds, or None once it has ended.
+
+    A replay's level is 1 while it lasts: its send times come from the trace, not a rate."""
     if t < 0:
         t = 0.0
+    if isinstance(shape, Replay):
+        return Target(1.0) if t < shape.duration else None
     if isinstance(shape, Steady | Soak):
         return Target(shape.level) if t < shape.duration else None
     if isinstance(shape, Ramp):

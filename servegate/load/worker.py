@@ -8,10 +8,11 @@ failure is classified into an :class:`ErrorKind`, nothing escapes as an exceptio
 
 from __future__ import annotations
 
+import os
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 import gevent
@@ -19,6 +20,8 @@ import orjson
 from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
 
+from servegate.config.headers import resolve as resolve_headers
+from servegate.config.headers import secret_values
 from servegate.config.profile import Api, Profile
 from servegate.load.openai import (
     StreamState,
@@ -32,22 +35,34 @@ from servegate.load.sse import SSEParser
 from servegate.load.stamps import STAMPS, StampedPool
 from servegate.metrics.clock import mono_to_wall
 from servegate.metrics.record import ErrorKind, RequestRecord
+from servegate.redact import scrub
 
 _HEADERS = {
     "Content-Type": "application/json",
     "Accept-Encoding": "identity",  # compression would batch SSE chunks
     "X-Servegate-Timestamps": "1",
 }
+_CLOSE = {"Connection": "close"}
 
 
 class Transport:
-    def __init__(self, base_url: str, pool_size: int, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        pool_size: int,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """``headers``: the profile's, as written; ``${env:NAME}`` is resolved here, from this
+        process's environment, and the values never leave it (see config.headers)."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.prefix = parts.path.rstrip("/")
         self.timeout = timeout
         self.pool_size = pool_size
+        self.headers = dict(headers or {})
+        self.secrets = secret_values(self.headers, os.environ)  # scrubbed from error details
         connect_s = min(timeout, 10.0)
         self.client = HTTPClient(
             parts.hostname,
@@ -56,7 +71,7 @@ class Transport:
             concurrency=pool_size,
             connection_timeout=connect_s,
             network_timeout=timeout,
-            headers=_HEADERS,
+            headers={**_HEADERS, **resolve_headers(self.headers, os.environ)},
         )
         self.stamped = parts.scheme == "http"
         if self.stamped:
@@ -100,7 +115,7 @@ def api_transports(profile: Profile, default: Transport, pool_size: int) -> dict
             continue
         origin = _origin(profile.endpoints.path(api))
         if origin not in by_origin:
-            by_origin[origin] = Transport(origin, pool_size, profile.timeout)
+            by_origin[origin] = Transport(origin, pool_size, profile.timeout, default.headers)
         out[api] = by_origin[origin]
     return out
 
@@ -122,7 +137,14 @@ def send(
     worker: str,
     scheduled_ns: int | None = None,
     tags: dict[str, str] | None = None,
+    model: str | None = None,
+    history: list[dict[str, str]] | None = None,
+    reply: list[str] | None = None,
+    close: bool = False,
 ) -> RequestRecord:
+    """``model`` overrides the profile's (a mix); ``history`` goes before the prompt and the
+    answer's content is appended to ``reply`` (a conversation); ``close`` asks the server to
+    close the connection after the answer (connection churn)."""
     stream = profile.stream and api != "embeddings"
     # in a chain (RAG), the embedding request carries the query, not the shared context
     text = prompt.suffix if api == "embeddings" and profile.then and prompt.suffix else prompt.text
@@ -130,12 +152,13 @@ def send(
     body = orjson.dumps(
         build_body(
             api,
-            profile.model_for(api),
+            model or profile.model_for(api),
             text,
             prompt.max_tokens,
             stream,
             profile.ignore_eos,
             profile.min_tokens,
+            history,
         )
     )
     path = request_path(transport, profile, api)
@@ -157,7 +180,9 @@ def send(
     STAMPS.reset()
     try:
         with gevent.Timeout(transport.timeout, _RequestTimeout):
-            resp = transport.client.request("POST", path, body=body)
+            resp = transport.client.request(
+                "POST", path, body=body, headers=_CLOSE if close else None
+            )
             if transport.stamped and STAMPS.sent_ns:
                 sent = STAMPS.sent_ns  # just before the bytes went out, after building them
                 rec.sent_ns = mono_to_wall(sent)
@@ -167,10 +192,10 @@ def send(
                 data = resp.read()
                 rec.error, rec.error_detail = kind, f"HTTP {resp.status_code}: {body_snippet(data)}"
             elif stream:
-                _read_stream(resp, sent, rec, transport.arrival_ns)
+                _read_stream(resp, sent, rec, transport.arrival_ns, reply)
             else:
                 data = resp.read()
-                apply_body(api, data, transport.arrival_ns() - sent, rec)
+                apply_body(api, data, transport.arrival_ns() - sent, rec, reply)
             complete = True
     except _RequestTimeout:
         rec.error, rec.error_detail = (
@@ -192,6 +217,8 @@ def send(
     finally:
         if resp is not None:
             resp.release()  # closes the socket unless the body was read completely
+    if transport.secrets and rec.error_detail:  # a server may echo what it was sent
+        rec.error_detail = scrub(rec.error_detail, transport.secrets)
     rec.end_ns = mono_to_wall(transport.arrival_ns() if complete else time.perf_counter_ns())
     if rec.server_recv_ns is not None:
         rec.server_recv_ns = mono_to_wall(rec.server_recv_ns)
@@ -207,10 +234,16 @@ class _RequestTimeout(Exception):
     """Raised by gevent.Timeout at the per-request deadline."""
 
 
-def _read_stream(resp: object, sent: int, rec: RequestRecord, arrival: Callable[[], int]) -> None:
+def _read_stream(
+    resp: object,
+    sent: int,
+    rec: RequestRecord,
+    arrival: Callable[[], int],
+    reply: list[str] | None = None,
+) -> None:
     """Each event is timed by the arrival of the read that completed its last line."""
     parser = SSEParser()
-    state = StreamState(rec.api)
+    state = StreamState(rec.api, texts=reply)
     readline = resp.readline  # type: ignore[attr-defined]
     while True:
         line = readline(b"\n")

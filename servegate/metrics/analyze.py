@@ -12,7 +12,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pydantic import TypeAdapter, ValidationError
+
 from servegate.config.slo import SLOSpec
+from servegate.config.workload import ModelShare
 from servegate.metrics.derive import Derived, derive, timing_errors
 from servegate.metrics.record import RequestRecord
 from servegate.metrics.run_meta import RunMeta, Span
@@ -22,6 +25,7 @@ from servegate.metrics.summary import (
     DEFINITIONS,
     Counts,
     Flag,
+    GroupSummary,
     Latency,
     RunInfo,
     StageSummary,
@@ -169,6 +173,52 @@ def _flags(meta: RunMeta, fig: WindowFigures, tokens: Tokens) -> list[Flag]:
     return flags
 
 
+GROUP_TAGS = ("model", "turn")
+_SHARES = TypeAdapter(list[ModelShare])
+
+
+def _model_slos(meta: RunMeta) -> dict[str, SLOSpec]:
+    """Per-model SLOs of the profile's mix (none for a profile without one, or unreadable)."""
+    try:
+        shares = _SHARES.validate_python(meta.profile.get("models") or [])
+    except ValidationError:
+        return {}
+    return {m.name: m.slo for m in shares if m.slo is not None}
+
+
+def _group_key(by: str, key: str) -> tuple[int, str]:
+    return (int(key), "") if by == "turn" and key.isdigit() else (0, key)
+
+
+def group_figures(
+    recs: list[RequestRecord], meta: RunMeta, span: Span, thresholds: dict[str, float] | None
+) -> list[GroupSummary]:
+    """Figures per model (a mix) and per conversation turn, in the measured window."""
+    slos = _model_slos(meta)
+    out: list[GroupSummary] = []
+    for by in GROUP_TAGS:
+        parts: dict[str, list[RequestRecord]] = {}
+        for r in recs:
+            key = r.tags.get(by)
+            if key is not None:
+                parts.setdefault(key, []).append(r)
+        for key in sorted(parts, key=lambda k: _group_key(by, k)):
+            slo = slos.get(key) if by == "model" else None
+            own = slo.request_thresholds() if slo is not None else thresholds
+            f = window_figures(parts[key], span, own)
+            out.append(
+                GroupSummary(
+                    by=by,
+                    key=key,
+                    counts=f.counts,
+                    throughput=f.throughput,
+                    latency=f.latency,
+                    slo=evaluate(slo, f.latency, f.counts) if slo is not None else None,
+                )
+            )
+    return out
+
+
 # The summary's run information is the run's metadata and the measured window.
 _FROM_META = set(RunInfo.model_fields) - {"window", "window_s"}
 
@@ -213,5 +263,6 @@ def analyze(
         slo=evaluate(slo, fig.latency, fig.counts) if slo is not None else None,
         stages=stages,
         timeseries=timeseries(recs, meta.start_ns),
+        groups=group_figures(recs, meta, span, thresholds),
     )
     return Analysis(summary=summary, samples=fig.samples)

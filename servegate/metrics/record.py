@@ -53,6 +53,9 @@ class RequestRecord:
     server_recv_ns: int | None = None
     server_first_ns: int | None = None
     server_chunk_ns: list[int] | None = None
+    # The engine's own timings of this request, when it reports them (llama.cpp's
+    # ``timings``: prompt_n, prompt_ms, predicted_n, predicted_ms, cache_n), for cross-checks.
+    engine_timings: dict[str, float] | None = None
     worker: str = ""
     tags: dict[str, str] = field(default_factory=dict)
 

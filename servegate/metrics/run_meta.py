@@ -64,6 +64,10 @@ class RunMeta(StrictModel):
     )
     stages: list[Stage] = Field(default_factory=list)
     tags: dict[str, str] = Field(default_factory=dict)
+    workload: dict[str, str] = Field(
+        default_factory=dict,
+        description="prompt source, token counter, model mix, conversations, connection use",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RunMeta:

@@ -29,16 +29,26 @@ class ScalingSample:
     queue_by_pod: dict[str, float] = field(default_factory=dict)  # the same, per pod
     p50_ms: float | None = None  # e2e latency of requests completed in the last window
     p99_ms: float | None = None
+    ready_pods: tuple[str, ...] | None = None  # the workload's pods Ready (not terminating)
+    served_by_pod: dict[str, float] = field(default_factory=dict)  # requests done since start
     errors: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["errors"] = list(self.errors)
+        d["ready_pods"] = None if self.ready_pods is None else list(self.ready_pods)
         return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ScalingSample:
-        return cls(**{**d, "errors": tuple(d.get("errors", ()))})
+        pods = d.get("ready_pods")
+        return cls(
+            **{
+                **d,
+                "errors": tuple(d.get("errors", ())),
+                "ready_pods": None if pods is None else tuple(pods),
+            }
+        )
 
 
 def replicas_of(s: ScalingSample, which: str) -> int | None:

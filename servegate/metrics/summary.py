@@ -43,6 +43,9 @@ class RunInfo(StrictModel):
     window_s: float
     workers: int
     generator_ceiling_rps: float | None
+    workload: dict[str, str] = Field(
+        default_factory=dict, description="prompt source, token counter, mix, connections"
+    )
 
 
 class Counts(StrictModel):
@@ -128,6 +131,17 @@ class StageSummary(StrictModel):
     latency: Latency
 
 
+class GroupSummary(StrictModel):
+    """The figures of the requests sharing one tag value: one model of a mix, one turn."""
+
+    by: Literal["model", "turn"]
+    key: str
+    counts: Counts
+    throughput: Throughput
+    latency: Latency
+    slo: SLOResult | None = Field(None, description="the model's own SLO, when it has one")
+
+
 class Summary(StrictModel):
     schema_version: Literal[1] = SCHEMA_VERSION
     definitions: dict[str, str]
@@ -141,6 +155,9 @@ class Summary(StrictModel):
     slo: SLOResult | None
     stages: list[StageSummary]
     timeseries: list[TimePoint]
+    groups: list[GroupSummary] = Field(
+        default_factory=list, description="per model of a mix and per conversation turn"
+    )
 
     def flag_codes(self) -> set[str]:
         return {f.code for f in self.flags}

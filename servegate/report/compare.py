@@ -1,9 +1,16 @@
-"""Comparing two summaries: which figures moved, and which moved past their threshold.
+"""Comparing two runs: which figures moved, past their threshold, and significantly.
 
 A threshold is a relative change (``10%``) or an absolute one in the figure's unit (``5`` ms,
 ``0.01`` for error rate), always in the bad direction: up for latencies and error rate, down
 for throughput. A figure the base has but the new run lacks (for example no successes) counts
 as a regression when it has a threshold.
+
+Each side is a :class:`Side`: one value per repeat of each figure (a single run has one). The
+change compares the means. When both sides have at least two repeats, a change past its
+threshold is a regression only if it is also significant: the one-sided Mann-Whitney U test
+on the per-repeat values (servegate.metrics.repeats) gives p <= alpha. With a single run on
+either side the spread is unknown: the threshold alone decides and the verdict is marked
+unqualified.
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from servegate.errors import UserError
-from servegate.metrics.stats import Dist
+from servegate.metrics.repeats import ALPHA, figure, worse_p_value
+from servegate.metrics.repeats import higher_is_better as higher_is_better
 from servegate.metrics.summary import Summary
 
 LATENCY_KEYS = ("ttft", "tpot", "itl", "e2e", "e2e_with_queue", "ntpot")
@@ -48,12 +56,67 @@ class Threshold:
 
 
 @dataclass(frozen=True)
+class Side:
+    """One side of a comparison: per figure, one value per repeat (None where missing)."""
+
+    label: str
+    profile_name: str
+    source: str  # "servegate", "guidellm", "inference-perf"
+    values: dict[str, list[float | None]]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def repeats(self) -> int:
+        return max((len(v) for v in self.values.values()), default=0)
+
+    def samples(self, key: str) -> list[float]:
+        return [v for v in self.values.get(key, []) if v is not None]
+
+    def mean(self, key: str) -> float | None:
+        xs = self.samples(key)
+        return sum(xs) / len(xs) if xs else None
+
+
+def side_of(summaries: list[Summary], label: str) -> Side:
+    """A servegate side from one summary or the summaries of a run's repeats."""
+    keys = known_keys()
+    return Side(
+        label=label,
+        profile_name=summaries[0].run.profile_name,
+        source="servegate",
+        values={k: [figure(s, k) for s in summaries] for k in keys},
+        warnings=tuple(f"{f.code}: {f.message}" for s in summaries for f in s.flags),
+    )
+
+
+@dataclass(frozen=True)
 class Row:
     key: str
     base: float | None
     new: float | None
     threshold: Threshold | None
-    regressed: bool
+    exceeds: bool  # past the threshold (means), whatever the spread
+    p_value: float | None = None  # None: a side has a single value (unqualified)
+    alpha: float = ALPHA
+
+    @property
+    def qualified(self) -> bool:
+        return self.p_value is not None
+
+    @property
+    def regressed(self) -> bool:
+        """Past the threshold and, when the spread is known, significant."""
+        return self.exceeds and (self.p_value is None or self.p_value <= self.alpha)
+
+    @property
+    def verdict(self) -> str:
+        if self.threshold is None:
+            return ""
+        if self.regressed:
+            return "REGRESSED" if self.qualified else "REGRESSED (unqualified)"
+        if self.exceeds:
+            return f"not significant (p={self.p_value:.2g})"
+        return "ok"
 
     @property
     def change(self) -> float | None:
@@ -68,19 +131,8 @@ def known_keys() -> list[str]:
     return [*lat, *THROUGHPUT_KEYS, "error_rate"]
 
 
-def higher_is_better(key: str) -> bool:
-    return key.startswith("throughput.")
-
-
 def value(summary: Summary, key: str) -> float | None:
-    if key == "error_rate":
-        return summary.counts.error_rate
-    if key.startswith("throughput."):
-        v: float | None = getattr(summary.throughput, key.split(".", 1)[1])
-        return v
-    metric, stat = key.split(".", 1)
-    dist: Dist = getattr(summary.latency, metric)
-    return dist.stat(stat)
+    return figure(summary, key)
 
 
 def parse_threshold(text: str) -> Threshold:
@@ -125,11 +177,23 @@ def _regressed(key: str, base: float | None, new: float | None, t: Threshold | N
     return worse > limit
 
 
-def compare(base: Summary, new: Summary, limits: dict[str, Threshold]) -> list[Row]:
+def compare(
+    base: Summary | Side, new: Summary | Side, limits: dict[str, Threshold], alpha: float = ALPHA
+) -> list[Row]:
+    b_side = base if isinstance(base, Side) else side_of([base], "base")
+    n_side = new if isinstance(new, Side) else side_of([new], "new")
     keys = list(dict.fromkeys([*SHOWN, *limits]))
     rows = []
     for key in keys:
-        b, n = value(base, key), value(new, key)
+        b, n = b_side.mean(key), n_side.mean(key)
         t = limits.get(key)
-        rows.append(Row(key, b, n, t, _regressed(key, b, n, t)))
+        p = worse_p_value(b_side.samples(key), n_side.samples(key), key)
+        # A peer's tool that does not measure a figure at all is not a regression of it.
+        exceeds = key in n_side.values and _regressed(key, b, n, t)
+        rows.append(Row(key, b, n, t, exceeds, p if n is not None else None, alpha))
     return rows
+
+
+def qualified(base: Side, new: Side) -> bool:
+    """Whether the comparison knows both sides' spread (two or more repeats each)."""
+    return base.repeats >= 2 and new.repeats >= 2

@@ -7,7 +7,14 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from servegate.metrics.summary import Summary
-from servegate.report.tables import Table, latency_table, overview_table, slo_table
+from servegate.report.tables import (
+    Table,
+    group_tables,
+    latency_table,
+    overview_table,
+    slo_table,
+    workload_table,
+)
 
 # Short metric labels so the latency table fits an 80-column terminal.
 _SHORT = {
@@ -47,5 +54,10 @@ def print_summary(summary: Summary, console: Console) -> None:
     st = slo_table(summary)
     if st is not None:
         console.print(_rich(st))
+    for t in group_tables(summary):
+        console.print(_rich(t))
+    wt = workload_table(summary)
+    if wt is not None:
+        console.print(_rich(wt))
     for f in summary.flags:
         console.print(f"[yellow]warning[/] {f.code}: {f.message}", highlight=False)

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from servegate.metrics.server import SERIES, ServerSeries
 from servegate.metrics.summary import Summary
 from servegate.report.tables import STAT_COLUMNS, TPOT_NOTE, Table, all_tables
 
@@ -163,6 +164,80 @@ def time_figures(summary: Summary) -> list[dict[str, Any]]:
     return figs
 
 
+def _lines(x: Sequence[float], traces: Sequence[tuple[str, Sequence[Any], bool]]) -> list[Any]:
+    out: list[dict[str, Any]] = []
+    for name, y, right in traces:
+        t = {"type": "scatter", "mode": "lines", "name": name, "x": list(x), "y": list(y)}
+        out.append({**t, "yaxis": "y2"} if right else t)
+    return out
+
+
+def server_figures(summary: Summary, server: ServerSeries) -> list[dict[str, Any]]:
+    """The server's metrics on the client's time axis (seconds since run start): queue and
+    batch beside the client's requests in flight, KV-cache and GPU use; the server's token
+    rate beside the client's, with the client's TTFT p99."""
+    ts = summary.timeseries
+    t_client = [p.t_s + 0.5 for p in ts]  # a client point covers [t, t+1)
+    sv = server.series
+    left: list[tuple[str, Sequence[Any], bool]] = [
+        (SERIES[k].label, sv[k], False) for k in ("waiting", "running") if k in sv
+    ]
+    left.append(("in flight (client)", [p.concurrency for p in ts], False))
+    right = [(SERIES[k].label, sv[k], True) for k in ("kv_cache_pct", "gpu_util_pct") if k in sv]
+    axes = {
+        "shapes": _window_shape(summary),
+        "xaxis": {"title": {"text": "s since start"}},
+    }
+    src = f"server metrics from {server.source}, every {server.interval_s:g} s"
+    queue = _lines(server.t_s, [tr for tr in left if not tr[0].endswith("(client)")])
+    queue += _lines(t_client, [tr for tr in left if tr[0].endswith("(client)")])
+    queue += _lines(server.t_s, right)
+    tokens = _lines(
+        server.t_s, [(SERIES[k].label, sv[k], False) for k in sv if k.endswith("_per_s")]
+    )
+    tokens += _lines(
+        t_client,
+        [
+            ("output tokens/s (client)", [p.output_tokens for p in ts], False),
+            ("TTFT p99 ms (client)", [p.ttft_p99_ms for p in ts], True),
+        ],
+    )
+    return [
+        _fig(
+            queue,
+            f"Server queue, batch and cache beside the client ({src})",
+            yaxis={"title": {"text": "requests"}},
+            yaxis2={"title": {"text": "%"}, "overlaying": "y", "side": "right"},
+            **axes,
+        ),
+        _fig(
+            tokens,
+            "Token rates: server counters and client records; client TTFT p99",
+            yaxis={"title": {"text": "tokens/s"}},
+            yaxis2={"title": {"text": "ms"}, "overlaying": "y", "side": "right"},
+            **axes,
+        ),
+    ]
+
+
+def server_note(server: ServerSeries) -> str:
+    e = html.escape
+    if server.t_s:
+        errs = (
+            f"; {server.errors} failed (first: {e(server.first_error or '')})"
+            if server.errors
+            else ""
+        )
+        return (
+            f'<p class="note">Server metrics: {len(server.t_s)} scrapes of {e(server.source)}'
+            f"{errs}.</p>"
+        )
+    return (
+        f'<div class="flag"><b>server metrics unavailable</b>: {server.errors} scrapes of '
+        f"{e(server.source)} failed (first: {e(server.first_error or 'none')})</div>"
+    )
+
+
 def sweep_points(
     summaries: Sequence[Summary],
 ) -> list[tuple[str, float, float | None, float | None]]:
@@ -253,7 +328,9 @@ def page(title: str, body: list[str], figures: list[dict[str, Any]]) -> str:
     )
 
 
-def render_html(summary: Summary, samples: dict[str, list[float]]) -> str:
+def render_html(
+    summary: Summary, samples: dict[str, list[float]], server: ServerSeries | None = None
+) -> str:
     e = html.escape
     body = [f"<h1>servegate report: {e(summary.run.run_id)}</h1>"]
     if summary.counts.succeeded == 0:
@@ -266,6 +343,10 @@ def render_html(summary: Summary, samples: dict[str, list[float]]) -> str:
     body += [f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in summary.definitions.items()]
     body.append("</ul>")
     figs = [*cdf_figures(samples), percentile_figure(summary), *time_figures(summary)]
+    if server is not None:
+        body.append(server_note(server))
+        if server.t_s:
+            figs += server_figures(summary, server)
     if len(summary.stages) >= 2:
         figs.append(sweep_figure([summary]))
     return page(f"servegate {summary.run.run_id}", body, figs)

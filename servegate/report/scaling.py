@@ -10,6 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from servegate.metrics.replica_traffic import (
+    counts_recorded,
+    pods_text,
+    ready_seconds,
+    served_per_pod,
+)
 from servegate.metrics.scaling import ScalingSample, busiest_pod_share, peak
 
 
@@ -131,16 +137,31 @@ def scaling_markdown(
     share = busiest_pod_share(samples)
     if share is not None:
         head += f" Busiest pod's share of the queue while several pods served: {share:.0%}."
+    served = counts_recorded(samples)
+    if served:
+        head += f" Requests completed per pod: {_served_text(samples, marks)}."
     if marks:
         head += " Marks: " + ", ".join(f"{k} at {v:.0f}s" for k, v in marks.items()) + "."
     names = sorted({k for s in samples for k in s.metrics})
     cols = ["t s", "desired", "ready", "queue", "per pod", *[f"HPA {n}" for n in names]]
-    cols += ["p50 ms", "p99 ms"]
+    cols += ["p50 ms", "p99 ms", *(["served per pod"] if served else [])]
     lines = [head, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for s in _pick(samples, max_rows):
         cells = [f"{s.t:.0f}", _cell(s.desired), _cell(s.ready), _cell(s.queue_depth)]
         cells.append(" / ".join(_cell(s.queue_by_pod[p], 0) for p in sorted(s.queue_by_pod)) or "-")
         cells += [_cell(s.metrics.get(n), 2) for n in names]
         cells += [_cell(s.p50_ms, 0), _cell(s.p99_ms, 0)]
+        if served:
+            by_pod = s.served_by_pod
+            cells.append(" / ".join(_cell(by_pod[p], 0) for p in sorted(by_pod)) or "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _served_text(samples: Sequence[ScalingSample], marks: Mapping[str, float] | None) -> str:
+    """Each pod's completed requests and, when the load's marks are there, how long it was
+    Ready while the load ran."""
+    m = marks or {}
+    window = (m["load start"], m["load stop"]) if {"load start", "load stop"} <= set(m) else None
+    ready = None if window is None else ready_seconds(samples, *window)
+    return pods_text(ready, served_per_pod(samples))

@@ -150,6 +150,44 @@ def stages_table(summary: Summary) -> Table | None:
     return Table("Stages", headers, rows)
 
 
+def workload_table(summary: Summary) -> Table | None:
+    """What was sent and who counted its tokens (prompt source, token counter, mix, ...)."""
+    w = summary.run.workload
+    if not w:
+        return None
+    return Table("Workload", ["", ""], [[k, v] for k, v in w.items()])
+
+
+_GROUP_TITLES = {"model": "Per model", "turn": "Per conversation turn"}
+
+
+def group_tables(summary: Summary) -> list[Table]:
+    """One table per grouping (models of a mix, turns of conversations)."""
+    out = []
+    for by, title in _GROUP_TITLES.items():
+        rows = []
+        for g in (g for g in summary.groups if g.by == by):
+            slo = "-" if g.slo is None else ("pass" if g.slo.passed else "FAIL")
+            rows.append(
+                [
+                    g.key,
+                    f"{g.counts.succeeded}/{g.counts.total}",
+                    fmt(g.throughput.requests_per_s),
+                    fmt(g.throughput.output_tokens_per_s),
+                    fmt(g.latency.ttft.p50),
+                    fmt(g.latency.ttft.p99),
+                    fmt(g.latency.tpot.p99),
+                    fmt(g.latency.e2e.p99),
+                    *([slo] if by == "model" else []),
+                ]
+            )
+        if rows:
+            headers = [by, "ok/total", "req/s", "out tok/s", "TTFT p50", "TTFT p99", "TPOT p99"]
+            headers += ["E2E p99", *(["SLO"] if by == "model" else [])]
+            out.append(Table(f"{title} (ms)", headers, rows))
+    return out
+
+
 def all_tables(summary: Summary) -> list[Table]:
     tables = [overview_table(summary)]
     for maybe in (slo_table(summary),):
@@ -162,4 +200,7 @@ def all_tables(summary: Summary) -> list[Table]:
     for maybe in (timing_table(summary), stages_table(summary)):
         if maybe is not None:
             tables.append(maybe)
+    tables += group_tables(summary)
+    if (w := workload_table(summary)) is not None:
+        tables.append(w)
     return tables

@@ -11,6 +11,7 @@ from servegate.errors import UserError
 from servegate.metrics.analyze import Analysis, analyze
 from servegate.metrics.io import read_records
 from servegate.metrics.run_meta import load_json_model, load_run_meta
+from servegate.metrics.server import SERVER_FILE, SERVER_METRICS_FILE, ServerSeries, server_series
 from servegate.metrics.sketch import sketch_of, to_json
 from servegate.metrics.summary import SUMMARY_FILE, Summary
 from servegate.report.html import render_html
@@ -45,11 +46,32 @@ def write_report(run_dir: Path, slo: SLOSpec | None = None) -> Summary:
     _write(
         run_dir / SUMMARY_FILE, orjson.dumps(s.model_dump(mode="json"), option=orjson.OPT_INDENT_2)
     )
+    server = read_server_series(run_dir, s)
+    if server is not None:
+        _write(run_dir / SERVER_FILE, orjson.dumps(server.model_dump(mode="json")))
     _write(run_dir / "report.md", render_markdown(s).encode())
-    _write(run_dir / "report.html", render_html(s, a.samples).encode())
+    _write(run_dir / "report.html", render_html(s, a.samples, server).encode())
     sketches = {m: to_json(sketch_of(xs)) for m, xs in a.samples.items()}
     _write(run_dir / SKETCHES_FILE, orjson.dumps(sketches))
     return s
+
+
+def read_server_series(run_dir: Path, summary: Summary) -> ServerSeries | None:
+    """The server's metrics sampled during the run (server_metrics.jsonl), or None."""
+    path = Path(run_dir) / SERVER_METRICS_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    lines = []
+    for line in raw.splitlines():
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue  # a torn last line of a killed run
+        if isinstance(doc, dict):
+            lines.append(doc)
+    return server_series(lines, summary.run.start_ns, summary.run.window)
 
 
 def load_summary(path: Path) -> Summary:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -108,6 +109,13 @@ class SimApp:
                 flush=True,
             )
 
+    def _authorize(self, req: Request) -> None:
+        """vLLM's --api-key check: the exact bearer token, compared in constant time."""
+        given = req.headers.get("authorization", "").encode()
+        wanted = f"Bearer {self.settings.api_key}".encode()
+        if not hmac.compare_digest(given, wanted):
+            raise ApiError(401, "Unauthorized")
+
     async def handle(self, req: Request, resp: Responder) -> None:
         entry = self.routes.get(req.path)
         resp.fixed_headers = self.version_header
@@ -117,6 +125,8 @@ class SimApp:
             method, endpoint = entry
             if req.method != method:
                 raise ApiError(405, f"{req.path} accepts {method}, not {req.method}")
+            if self.settings.api_key and req.path.startswith("/v1/"):
+                self._authorize(req)
             if not self.loaded and req.path not in ("/health", "/metrics"):
                 raise ApiError(503, "model is loading")
             await endpoint(self, req, resp)

@@ -36,6 +36,7 @@ class GenSpec:
     ignore_eos: bool
     stream: bool
     include_usage: bool
+    model: str = ""  # the model or adapter asked for (default: the base model)
 
 
 def plan_length(
@@ -163,7 +164,7 @@ class _Sink:
             "id": self.rid,
             "object": obj,
             "created": self.app.created,
-            "model": self.app.settings.model_name,
+            "model": self.tpl.model,
             "choices": [choice],
             "usage": {
                 "prompt_tokens": seq.prompt_tokens,
@@ -205,7 +206,7 @@ async def generate(app: SimApp, spec: GenSpec, req: Request, resp: Responder) ->
         spec.kind,
         rid,
         app.created,
-        s.model_name,
+        spec.model or s.model_name,
         reason,
         req.recv_ns,
         app.timestamps_for(req),

@@ -160,8 +160,13 @@ class Responder:
 
 class Connection(asyncio.Protocol):
     def __init__(
-        self, handler: Handler, tasks: set[asyncio.Task[None]], conns: set[Connection]
+        self,
+        handler: Handler,
+        tasks: set[asyncio.Task[None]],
+        conns: set[Connection],
+        on_connect: Callable[[], None] | None = None,
     ) -> None:
+        self._on_connect = on_connect
         self._handler = handler
         self._tasks = tasks
         self._conns = conns
@@ -183,6 +188,8 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = typing.cast(asyncio.Transport, transport)  # uvloop's is no subclass
         self._conns.add(self)
+        if self._on_connect is not None:
+            self._on_connect()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -333,8 +340,9 @@ class Connection(asyncio.Protocol):
 class HttpServer:
     """A listening socket plus what is needed to shut it down cleanly."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, on_connect: Callable[[], None] | None = None) -> None:
         self.handler = handler
+        self.on_connect = on_connect  # called for each accepted connection
         self.tasks: set[asyncio.Task[None]] = set()
         self.conns: set[Connection] = set()
         self.server: asyncio.Server | None = None
@@ -343,7 +351,7 @@ class HttpServer:
         """Listen; returns the bound port (useful with port 0)."""
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: Connection(self.handler, self.tasks, self.conns),
+            lambda: Connection(self.handler, self.tasks, self.conns, self.on_connect),
             host,
             port,
             reuse_address=True,

@@ -91,6 +91,7 @@ class SimMetrics:
         self.prompt_tokens = 0
         self.generation_tokens = 0
         self.success: dict[str, int] = {"stop": 0, "length": 0, "abort": 0}
+        self.connections = 0  # TCP connections accepted (servegate's own metric)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
         self.hostname = socket.gethostname()
@@ -100,6 +101,9 @@ class SimMetrics:
         self.prompt_tokens += prompt
         self.generation_tokens += generated
         self.e2e.observe(e2e)
+
+    def connection_opened(self) -> None:
+        self.connections += 1
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -150,6 +154,12 @@ class _Collector:
         for reason, n in sorted(m.success.items()):
             c.add_metric([*val, reason], n)
         yield c
+
+        yield CounterMetricFamily(
+            "servegate_sim_connections",
+            "TCP connections the simulator accepted (shows connection churn).",
+            value=m.connections,
+        )
 
         dlab = ["gpu", "UUID", "device", "modelName", "Hostname"]
         dval = [

@@ -16,11 +16,12 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from servegate.errors import UserError
-from servegate.procs import end
+from servegate.procs import end, tied
 from servegate.sim.settings import READY_PREFIX, SimSettings
 from servegate.wait import wait_until
 
@@ -33,6 +34,7 @@ class SimProcess:
         timeout: float = 20.0,
         cpu: int | None = None,
         env: dict[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
         **settings: Any,
     ) -> None:
         settings.setdefault("host", "127.0.0.1")
@@ -42,6 +44,7 @@ class SimProcess:
         self.timeout = timeout
         self.cpu = cpu
         self._env = env
+        self._preexec = preexec_fn  # run in the child before exec (e.g. a parent-death signal)
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
         self.stderr_lines: list[str] = []
@@ -56,6 +59,8 @@ class SimProcess:
     def _argv(self) -> list[str]:
         argv = [sys.executable, "-m", "servegate", "sim"]
         for name, value in self.settings.model_dump(exclude_defaults=False).items():
+            if name == "api_key":
+                continue  # passed in the environment (start), never on the command line
             if name in SimSettings.model_fields and value != SimSettings.model_fields[name].default:
                 flag = "--" + name.replace("_", "-")
                 if isinstance(value, bool):
@@ -69,13 +74,16 @@ class SimProcess:
         # The child must not pick up knobs from the parent's environment by accident.
         env = {k: v for k, v in env.items() if not k.startswith("SERVEGATE_SIM_")}
         env["PYTHONUNBUFFERED"] = "1"
+        if self.settings.api_key:
+            env["SERVEGATE_SIM_API_KEY"] = self.settings.api_key
         self.proc = subprocess.Popen(
             self._argv(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
-            env=env,
+            env=tied(env),  # stopped by the next run if we die without stopping it
+            preexec_fn=self._preexec,
         )
         if self.cpu is not None:
             os.sched_setaffinity(self.proc.pid, {self.cpu})

@@ -31,7 +31,7 @@ async def serve(settings: SimSettings, stop: asyncio.Event | None = None) -> Non
     if plan.marker is not None and not plan.cache_hit:
         loop.call_later(plan.download_s, app.complete_download)
     driver_task = loop.create_task(app.driver.run())
-    server = HttpServer(app.handle)
+    server = HttpServer(app.handle, app.metrics.connection_opened)
     try:
         port = await server.start(settings.host, settings.port)
     except OSError as exc:

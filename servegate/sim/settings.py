@@ -36,6 +36,12 @@ class SimSettings(StrictModel):
     )
     port: int = Field(8000, ge=0, le=65535, description="TCP port; 0 picks a free one.")
     model_name: str = Field("sim-model", min_length=1, description="Served model id.")
+    lora_modules: str = Field(
+        "",
+        pattern=r"^([A-Za-z0-9._/:-]+(=[^,\s]+)?(,[A-Za-z0-9._/:-]+(=[^,\s]+)?)*)?$",
+        description="LoRA adapters served besides the base model, as vLLM's --lora-modules: "
+        "comma-separated NAME or NAME=PATH (the path is only shown in /v1/models).",
+    )
     seed: int = Field(0, ge=0, description="Seed of output text, lengths, latencies, faults.")
     startup_delay_s: float = Field(0.0, ge=0, description="Simulated model load: /health 503.")
     download_delay_s: float = Field(
@@ -59,6 +65,12 @@ class SimSettings(StrictModel):
     )
     timestamps: bool = Field(False, description="Add server timestamps to every response.")
     log_requests: bool = Field(False, description="Print one line per finished request.")
+    api_key: str = Field(
+        "",
+        description="Like vLLM's --api-key: /v1/* requests need 'Authorization: Bearer KEY' "
+        "(401 otherwise); empty: no check. Prefer the environment variable, which stays off "
+        "the command line.",
+    )
 
     # --- continuous batching ----------------------------------------------------------------
     latency_model: Literal["batching", "distribution"] = Field(
@@ -100,6 +112,18 @@ class SimSettings(StrictModel):
     fault_malformed_rate: float = Field(0.0, ge=0, le=1, description="Share with a bad SSE event.")
     fault_slow_headers_rate: float = Field(0.0, ge=0, le=1, description="Share with late headers.")
     fault_slow_headers_s: float = Field(2.0, ge=0, description="Delay before the status line.")
+
+    @property
+    def adapters(self) -> dict[str, str]:
+        """LoRA adapter name -> path (the name when no path was given)."""
+        out = {}
+        for entry in filter(None, self.lora_modules.split(",")):
+            name, _, path = entry.partition("=")
+            out[name] = path or name
+        return out
+
+    def serves(self, model: str) -> bool:
+        return model == self.model_name or model in self.adapters
 
     @model_validator(mode="after")
     def _check(self) -> SimSettings:

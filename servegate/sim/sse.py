@@ -19,7 +19,7 @@ Kind = Literal["chat", "completion"]
 
 
 class StreamTemplate:
-    __slots__ = ("_head", "_last", "_mid", "_prefix", "recv_ns", "timestamps")
+    __slots__ = ("_head", "_last", "_mid", "_prefix", "model", "recv_ns", "timestamps")
 
     def __init__(
         self,
@@ -31,6 +31,7 @@ class StreamTemplate:
         recv_ns: int,
         timestamps: bool,
     ) -> None:
+        self.model = model
         obj = b"chat.completion.chunk" if kind == "chat" else b"text_completion"
         self._head = b'data: {"id":%s,"object":"%s","created":%d,"model":%s,"choices":[' % (
             orjson.dumps(request_id),

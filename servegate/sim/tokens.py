@@ -39,6 +39,11 @@ def count_text(text: str) -> int:
     return len(_TOKEN_RE.findall(text))
 
 
+def token_texts(text: str) -> list[str]:
+    """The tokens of ``text`` under the counting rule (``count_text`` is their number)."""
+    return _TOKEN_RE.findall(text)
+
+
 def count_prompt(prompt: str | Sequence[int]) -> int:
     if isinstance(prompt, str):
         return count_text(prompt)

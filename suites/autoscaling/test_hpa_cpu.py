@@ -4,8 +4,10 @@ Setup: the metrics-server add-on (local cluster) or an existing resource metrics
 vllm-deployment unit with the reference hpa-cpu component aimed at its Deployment (scale-down
 shortened, see servegate/checks/autoscaling/hpa.py). Assess: under the ramp-autoscale profile
 the HPA reaches >= 2 ready replicas within 100 s of the load start and is back to 1 within
-100 s of the load stop; replicas, CPU utilisation, queue depth and latency
-are sampled and plotted in the session report. Teardown: load waited for, namespace deleted.
+100 s of the load stop; every replica Ready for >= 30 s of the load served requests (the
+profile opens a new connection every 2 requests); replicas, CPU utilisation, queue depth,
+latency and requests per pod are sampled and plotted in the session report. Teardown: load
+waited for, namespace deleted.
 
 The simulator does little work per token, so the test variant requests CPU_REQUEST and sets
 CPU_TARGET_PCT (see docs/suites-autoscaling.md for the measured usage): with the reference
@@ -14,6 +16,7 @@ CPU_TARGET_PCT (see docs/suites-autoscaling.md for the measured usage): with the
 
 from __future__ import annotations
 
+from servegate.checks.autoscaling.connections import assert_replicas_served
 from servegate.checks.autoscaling.fixtures import HPA_MARKS
 from servegate.checks.autoscaling.hpa import HpaCheck, cpu_metric
 from servegate.harness.addons import NeedAddons
@@ -45,3 +48,4 @@ def test_hpa_scales_up_and_down_on_cpu(sg_addons: NeedAddons, hpa: HpaCheck) -> 
     peak_cpu = max((x.metrics.get("cpu %", 0.0) for x in ramp.samples), default=0.0)
     assert peak_cpu > CPU_TARGET_PCT, f"CPU never crossed the target ({peak_cpu:.0f}%)"
     print(f"\n{ramp}")
+    assert_replicas_served(ramp.samples, ramp.start, ramp.stop, ramp.most)

@@ -15,7 +15,14 @@ from servegate.checks.autoscaling.scenarios import KedaScenarios
 from servegate.harness.cluster import ClusterHandle, DeployUnit
 from servegate.harness.load import RunProfile
 from servegate.harness.scaling import SamplerFactory
+from servegate.harness.settings import Settings
 from servegate.report.run_index import RunResults
+
+NOT_ON_ENGINE = (
+    "not on the engine overlay: this check builds its queue through the simulator's knobs "
+    "(SERVEGATE_SIM_*) and scales on vLLM's metric names, which llama-server has neither of; "
+    "the engine overlays scale on llamacpp:requests_deferred instead (docs/engine.md)"
+)
 
 HPA_MARKS = [
     pytest.mark.conformance,
@@ -33,14 +40,21 @@ def hpa(
     run_profile: RunProfile,
     scaling_sampler: SamplerFactory,
     sg_results: RunResults,
+    sg_settings: Settings,
 ) -> HpaCheck:
     """The HPA checks' variant, deployment, load and judgement, on this test's fixtures."""
+    if sg_settings.overlay == "engine":
+        pytest.skip(NOT_ON_ENGINE)
     return HpaCheck(sg_cluster, deploy_unit, run_profile, scaling_sampler, sg_results)
 
 
 @pytest.fixture
-def keda(sg_cluster: ClusterHandle, deploy_unit: DeployUnit, sg_test_dir: Path) -> KedaScenarios:
+def keda(
+    sg_cluster: ClusterHandle, deploy_unit: DeployUnit, sg_test_dir: Path, sg_settings: Settings
+) -> KedaScenarios:
     """The KEDA checks' two scenarios (Redis list, Prometheus query), on this test's fixtures."""
+    if sg_settings.overlay == "engine":
+        pytest.skip(NOT_ON_ENGINE)
     return KedaScenarios(sg_cluster, deploy_unit, sg_test_dir)
 
 

@@ -20,6 +20,14 @@ from typing import Any
 
 import yaml
 
+from servegate.checks.autoscaling.connections import (
+    CHURN,
+    KEEP_ALIVE,
+    most_completions,
+    per_pod_figures,
+    ramp_profile,
+    replicas_served_verdict,
+)
 from servegate.errors import UserError
 from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
 from servegate.harness.deploy import Deployed
@@ -107,8 +115,9 @@ def variant(
     - removes the overlay's KEDA ScaledObject (two autoscalers on one workload fight) and its
       NetworkPolicies (they admit only gateway pods; the host's load generator and
       Prometheus are not pods on the local cluster);
-    - annotates the pods for Prometheus (the overlay relies on a ServiceMonitor, which the
-      local cluster's host Prometheus does not read);
+    - annotates the pods for Prometheus, unless a ServiceMonitor of the unit already selects
+      their Service (the local cluster's Prometheus reads both: annotating a monitored pod
+      would scrape it twice and double every sum over its series);
     - sets simulator knobs through SERVEGATE_SIM_* variables (only on the simulator image);
     - ``cpu_request``: the container's CPU request, the base of a Utilization target;
     - ``drop_gpu``: no nvidia.com/gpu request (the local cluster's one real node has three
@@ -123,7 +132,9 @@ def variant(
                 continue
             o = copy.deepcopy(o)
             if o.get("kind") in ("Deployment", "StatefulSet") and o["metadata"]["name"] == workload:
-                _patch_pod(o["spec"]["template"], sim_env, cpu_request, drop_gpu)
+                tpl = o["spec"]["template"]
+                annotate = not monitored(objects, tpl.get("metadata", {}).get("labels") or {})
+                _patch_pod(tpl, sim_env, cpu_request, drop_gpu, annotate)
                 target = o
             out.append(o)
         if target is None:
@@ -134,15 +145,39 @@ def variant(
     return mutate
 
 
-def _patch_pod(template: Obj, sim_env: dict[str, str], cpu: str | None, drop_gpu: bool) -> None:
-    ann = template.setdefault("metadata", {}).setdefault("annotations", {})
-    ann.update(
-        {
-            "prometheus.io/scrape": "true",
-            "prometheus.io/port": "8000",
-            "prometheus.io/path": "/metrics",
-        }
-    )
+def _matches(selector: Obj | None, labels: dict[str, Any]) -> bool:
+    want = (selector or {}).get("matchLabels") or {}
+    return bool(want) and all(labels.get(k) == v for k, v in want.items())
+
+
+def monitored(objects: list[Obj], pod_labels: dict[str, Any]) -> bool:
+    """Whether a ServiceMonitor among ``objects`` (same namespace: no namespaceSelector)
+    selects a Service among them whose selector picks pods labelled ``pod_labels``."""
+    services = [o for o in objects if o.get("kind") == "Service"]
+    for sm in objects:
+        spec = sm.get("spec") or {}
+        if sm.get("kind") != "ServiceMonitor" or spec.get("namespaceSelector"):
+            continue
+        for svc in services:
+            picks = (svc.get("spec") or {}).get("selector") or {}
+            if _matches(spec.get("selector"), svc["metadata"].get("labels") or {}) and (
+                picks and all(pod_labels.get(k) == v for k, v in picks.items())
+            ):
+                return True
+    return False
+
+
+def _patch_pod(
+    template: Obj, sim_env: dict[str, str], cpu: str | None, drop_gpu: bool, annotate: bool
+) -> None:
+    if annotate:
+        template.setdefault("metadata", {}).setdefault("annotations", {}).update(
+            {
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": "8000",
+                "prometheus.io/path": "/metrics",
+            }
+        )
     for c in template["spec"]["containers"]:
         if str(c.get("image", "")).startswith(SIM_IMAGE):
             env = [e for e in c.get("env", []) if e.get("name") not in sim_env]
@@ -220,11 +255,16 @@ class Served:
 
 @dataclass(frozen=True)
 class Ramp:
-    """What one measured ramp left: the load run, the series and the figures (seconds)."""
+    """What one measured ramp left: the load run, the series, the figures (seconds), the
+    load's start and stop on the series' time axis and the most requests the pods can have
+    completed (:func:`~servegate.checks.autoscaling.connections.most_completions`)."""
 
     load: LoadResult
     samples: list[ScalingSample]
     figures: dict[str, float]
+    start: float
+    stop: float
+    most: int
 
     def __str__(self) -> str:
         return ", ".join(f"{k} {v:.0f}" for k, v in self.figures.items())
@@ -272,7 +312,7 @@ class HpaCheck:
             ):
                 yield Served(dep, url, sampler)
 
-    def load(self, profile: str, url: str) -> LoadInBackground:
+    def load(self, profile: str | Path, url: str) -> LoadInBackground:
         """``profile`` against ``url`` (the model it serves), in a thread not yet started."""
         return LoadInBackground(self.run_profile, profile, url, model="auto")
 
@@ -283,17 +323,26 @@ class HpaCheck:
         title: str,
         up_deadline_s: float,
         down_deadline_s: float,
+        connections: str = CHURN,
     ) -> Ramp:
         """Deploy vllm-deployment with ``mutate``, drive the ramp-autoscale profile while
         sampling, and assess: >= 2 replicas within ``up_deadline_s`` of the load start, back
         to 1 within ``down_deadline_s`` of its end. The series is reported as the session
-        section ``autoscaling-<name>`` whatever happened."""
+        section ``autoscaling-<name>`` whatever happened, with each pod's requests and Ready
+        seconds. ``connections``: the profile as shipped (``churn``) or its ``keep-alive``
+        copy (the section's name and title then say so)."""
+        if connections == KEEP_ALIVE:
+            name, title = f"{name}-{KEEP_ALIVE}", f"{title}, keep-alive connections"
+        profile = ramp_profile(RAMP_PROFILE, connections, self.results.root)
         figures: dict[str, float] = {}
         with self.served(mutate, name) as sv:
             s = sv.sampler
             figures["first_replica_ready_s"] = sv.dep.ready_after_s or 0.0  # one pod's start
+            start = stop = 0.0
+            sent: int | None = None  # requests the load generator recorded
+            most: int | None = None  # ... and the most the pods can have completed
             try:
-                load = self.load(RAMP_PROFILE, sv.url)
+                load = self.load(profile, sv.url)
                 start = s.mark("load start")
                 load.start()
                 try:
@@ -301,8 +350,18 @@ class HpaCheck:
                     figures["decided_s"] = decided_after(s.samples, start)
                 finally:
                     res = load.join(600)
+                sent = res.summary.counts.total
+                most = most_completions(sent, profile)
                 stop = s.mark("load stop", load_end_wall(res))
                 figures["down_s"] = s.wait_settled(1, down_deadline_s, since=stop)
             finally:
-                s.report(self.results, f"autoscaling-{name}", title, extra=dict(figures))
-        return Ramp(res, s.samples, figures)
+                end = stop or s.now()
+                extra: dict[str, Any] = {
+                    **figures,
+                    "connections": connections,
+                    **per_pod_figures(s.snapshot(), start, end, sent),
+                    "replicas_served": replicas_served_verdict(s.snapshot(), start, end, most),
+                }
+                s.report(self.results, f"autoscaling-{name}", title, extra=extra)
+        assert most is not None  # the load ran: the block above raised otherwise
+        return Ramp(res, s.samples, figures, start, stop, most)

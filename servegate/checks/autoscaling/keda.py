@@ -14,7 +14,6 @@ from servegate.harness.cluster import ClusterHandle
 from servegate.harness.deploy import Deployed
 from servegate.harness.scaling import Probe, default_prometheus
 from servegate.k8s.deploy import apply_objects
-from servegate.k8s.prometheus import Prometheus, PrometheusError
 from servegate.wait import poll
 
 PROMETHEUS_ENV = "SERVEGATE_KEDA_PROMETHEUS_URL"
@@ -140,23 +139,6 @@ def explained(handle: ClusterHandle, ns: str, so_name: str, step: Callable[[], f
         raise
     except UserError as exc:
         fail_explained(handle, ns, so_name, str(exc))
-
-
-def requests_per_pod(prometheus_url: str | None, namespace: str, seconds: float) -> dict[str, int]:
-    """Requests each model-server pod of ``namespace`` completed in the last ``seconds``
-    (+10 s), from Prometheus; empty when there is none to ask, it does not answer, or no
-    series matches. Clients that keep their connections open (Locust, most gateways) stay on
-    the pods they first reached: this shows whether an added replica took any of the load."""
-    if prometheus_url is None:
-        return {}
-    sel = f'namespace="{namespace}"'
-    window = f"{int(seconds) + 10}s"
-    query = f"sum by (pod) (increase(vllm:request_success_total{{{sel}}}[{window}]))"
-    try:
-        rows = Prometheus(prometheus_url, timeout_s=5.0).query(query)
-    except PrometheusError:
-        return {}
-    return {str(labels.get("pod", "?")): round(n) for labels, n in rows}
 
 
 def with_queue_length(base: Probe, llen: Callable[[], int]) -> Probe:

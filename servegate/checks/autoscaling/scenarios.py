@@ -22,16 +22,15 @@ from servegate.checks.autoscaling.keda import (
     fail_explained,
     prometheus_addresses,
     redis_addresses,
-    requests_per_pod,
     wait_hpa,
     with_queue_length,
 )
 from servegate.checks.autoscaling.scaledobject import (
     Knobs,
     scaledobject_variant,
+    shipped_query,
     split_scaledobject,
     with_env,
-    with_scrape_annotations,
 )
 from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
 from servegate.harness.deploy import Deployed
@@ -126,10 +125,6 @@ class Scenario:
         first = first_time(series, at_least, None, since, "desired")
         return (first or since) - since
 
-    def requests_per_pod(self, seconds: float) -> dict[str, int]:
-        """Requests each pod completed in the last ``seconds`` (reported, not asserted)."""
-        return requests_per_pod(self.sample_url, self.namespace, seconds)
-
     @contextlib.contextmanager
     def reported(
         self, results: RunResults, name: str, title: str, data: Callable[[], dict[str, Any]]
@@ -153,7 +148,7 @@ def _holding_back(held: dict[str, Obj], then: Mutate | None = None) -> Mutate:
 
 
 def _prepare_prometheus(objects: list[Obj]) -> list[Obj]:
-    return with_env(with_scrape_annotations(objects), SIM_ENV)
+    return with_env(objects, SIM_ENV)
 
 
 @dataclass(frozen=True)
@@ -210,14 +205,15 @@ class KedaScenarios:
     def prometheus(
         self, knobs: Knobs, so_override: dict[str, str] | None = None
     ) -> Iterator[Scenario]:
-        """The pods run (the real node locally), are scraped, and their queue gauge is the
-        trigger: the query of the component, scoped to this run's namespace."""
+        """The pods run (the real node locally), are scraped through the unit's own
+        ServiceMonitor (prometheus-operator on a cluster that has it; the local cluster's
+        podsd reads ServiceMonitors the same way), and the trigger is the component's own
+        query as shipped, confined to this run's namespace."""
         keda_url, sample_url = prometheus_addresses(self.handle)
         held: dict[str, Obj] = {}
         mutate = _holding_back(held, _prepare_prometheus)
         with self.deploy_unit(PROMETHEUS_UNIT, mutate=mutate, timeout_s=300) as dep:
-            query = f'sum(vllm:num_requests_waiting{{namespace="{dep.namespace}"}})'
-            trigger = {"serverAddress": keda_url, "query": query}
+            trigger = {"serverAddress": keda_url, "query": shipped_query(held["so"], dep.namespace)}
             so = self._autoscale(dep, held, knobs, trigger, so_override)
             svc = dep.find("Service", WORKLOAD)["metadata"]["name"]
             probe = cluster_probe(self.handle, dep.namespace, WORKLOAD, prometheus_url=sample_url)

@@ -1,5 +1,6 @@
-"""The KubeRay check's steps: the RayService deployed with its pods on kwok nodes (no Ray image
-exists here, so nothing runs), and reconciled into one RayCluster with head and worker pods."""
+"""The KubeRay reconcile check's steps: the RayService deployed with its pods on kwok nodes
+(nothing runs: the object graph only; Ray itself runs in :mod:`.rayserve`), and reconciled into
+one RayCluster with head and worker pods."""
 
 from __future__ import annotations
 

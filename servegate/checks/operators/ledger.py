@@ -24,12 +24,12 @@ NEVER_EXERCISED: dict[str, tuple[str, ...]] = {
         "Prometheus the local cluster does not have)",
     ),
     "ray-serve": (
-        "Ray itself: head and worker pods are bound to kwok nodes (no Ray image can be "
-        "pulled), so GCS, the dashboard and the Ray processes never run",
-        "Ray Serve: serveConfigV2 applications are never deployed, the Serve HTTP proxy "
-        "never answers, no model is served, no latency or throughput is measured",
-        "the Ray autoscaler sidecar (enableInTreeAutoscaling) and worker scaling",
-        "the RayService's serve Service endpoints (no Serve-ready head pod)",
+        "the gpu overlay's applications (Ray Serve LLM with vLLM, sentence-transformers): the "
+        "sim overlay serves the simulator from servegate's Ray image instead",
+        "the Ray autoscaler sidecar (enableInTreeAutoscaling, off in the sim overlay) and "
+        "worker-group scaling (Serve's own replica autoscaling is checked)",
+        "GPU utilisation of the Ray pattern: the simulators' DCGM gauges stay inside the "
+        "replicas, no Prometheus scrapes them",
     ),
 }
 

@@ -1,17 +1,20 @@
 """The KubeRay operator as a host process: RayService -> RayCluster -> head and worker pods.
 
 Built with ``go install`` from the Go module proxy at the version of the vendored ray.io CRDs
-(manifests/crds/SOURCES.yaml). It runs with the admin kubeconfig, leader election off,
+(manifests/crds/SOURCES.yaml). It runs as servegate:kuberay-operator (its own certificate and
+RBAC, servegate.cluster.identities), leader election off,
 webhooks off (KubeRay enables them only with ENABLE_WEBHOOKS=true) and its metrics and
 health probes on loopback. It reconciles every namespace; only servegate's suites create Ray
 objects on the local cluster.
 
-On the local cluster the Ray pods it creates cannot run Ray (no Ray image can be pulled), so
-the suites pin them to kwok nodes: the operator's object graph is exercised, Ray itself is not.
+On the local cluster the reconcile check pins the Ray pods to kwok nodes (the object graph
+only, in seconds); the Ray Serve checks run them on the real node with servegate's Ray image
+(servegate.checks.operators.rayserve), where Ray and Serve run for real.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from servegate.cluster.addons import portfile
@@ -32,15 +35,18 @@ CRDS = ("rayclusters.ray.io", "rayservices.ray.io", "rayjobs.ray.io")  # it watc
 PREFERRED_PORTS = {"metrics": 18380, "probe": 18381}
 
 
-def argv(binary: str, ctx: AddonContext, metrics_port: int, probe_port: int) -> list[str]:
+def argv(binary: str, kubeconfig: Path, metrics_port: int, probe_port: int) -> list[str]:
     return [
         binary,
-        f"--kubeconfig={ctx.admin_kubeconfig}",
+        f"--kubeconfig={kubeconfig}",
         "--enable-leader-election=false",
         f"--metrics-addr={LOOPBACK}:{metrics_port}",
         f"--health-probe-bind-address={LOOPBACK}:{probe_port}",
         "--log-stdout-encoder=console",
         "--reconcile-concurrency=2",
+        # A host process cannot resolve the head Service's cluster DNS name: reach the
+        # dashboard (Serve's REST API) through the API server's services/proxy instead.
+        "--use-kubernetes-proxy",
     ]
 
 
@@ -54,7 +60,8 @@ class KubeRayAddon(HostAddon):
         binary = addon_binary(PACKAGE, VERSION, PROCESS)
         wanted = {k: (p, (LOOPBACK,)) for k, p in PREFERRED_PORTS.items()}
         ports = portfile.choose(ctx.dir(NAME), wanted)
-        args = argv(str(binary), ctx, ports["metrics"], ports["probe"])
+        creds = ctx.identity(PROCESS)
+        args = argv(str(binary), creds.kubeconfig, ports["metrics"], ports["probe"])
         ctx.sup.start(PROCESS, args, env={"ENABLE_WEBHOOKS": "false"}, nice=5)
         progress(f"add-on {NAME}: operator started (probes on {LOOPBACK}:{ports['probe']})")
 

@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,6 +239,22 @@ class KindCluster:
             built.coredns_tag,
             restrict,
         )
+
+    def load_images(self, names: Sequence[str], progress: ProgressFn | None = None) -> list[str]:
+        """Build (or take cached) the named local images and load them into the nodes."""
+        refs = []
+        for name in names:
+            built = node_images.build(name, progress)
+            self._kind(
+                "load",
+                "image-archive",
+                str(built.tarball),
+                "--name",
+                self.name,
+                what=f"kind load image-archive {built.ref}",
+            )
+            refs.append(built.ref)
+        return refs
 
     def _load_images(self) -> None:
         """servegate's own images (pause, probe, simulator, device plugin) into the nodes."""

@@ -34,6 +34,8 @@ import importlib, pkgutil, sys
 import servegate.cli.sim, servegate.sim
 for m in pkgutil.walk_packages(servegate.sim.__path__, "servegate.sim."):
     importlib.import_module(m.name)
+# the load engine, for Locust masters, workers and calibrations run as pods
+import servegate.cli.calibrate, servegate.load.locustfile, locust.main
 from importlib.metadata import packages_distributions
 pd = packages_distributions()
 for d in sorted({d for n in sys.modules for d in pd.get(n.split(".")[0], [])}):
@@ -46,7 +48,9 @@ for n, m in sorted(sys.modules.items()):
 
 @dataclass(frozen=True)
 class SimContents:
-    """What the simulator needs at run time, found by importing it (not from a list)."""
+    """What the simulator and the load engine (Locust masters, workers and calibrations
+    run as pods: servegate.k8s.loadpods) need at run time, found by importing them (not
+    from a list)."""
 
     requirements: tuple[str, ...]
     files: tuple[Path, ...]
@@ -67,10 +71,12 @@ def mirror() -> str:
     return os.environ.get("SERVEGATE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 
 
-def base_layer() -> Path:
-    """Cached tar of the debootstrapped bookworm tree (built on first use, a few minutes)."""
-    key = hashlib.sha256(f"{SUITE}|{','.join(PACKAGES)}|minbase".encode()).hexdigest()[:16]
-    out = cache_root() / "images" / f"layer-bookworm-python3-{key}.tar"
+def base_layer(packages: tuple[str, ...] = PACKAGES) -> Path:
+    """Cached tar of the debootstrapped bookworm tree with ``packages`` (built on first use,
+    a few minutes); each package set is its own cache entry."""
+    key = hashlib.sha256(f"{SUITE}|{','.join(packages)}|minbase".encode()).hexdigest()[:16]
+    named = "-".join(p for p in packages if p != "ca-certificates")
+    out = cache_root() / "images" / f"layer-bookworm-{named}-{key}.tar"
     if out.is_file():
         return out
     if shutil.which("debootstrap") is None:
@@ -85,7 +91,7 @@ def base_layer() -> Path:
                 "10",
                 "debootstrap",
                 "--variant=minbase",
-                f"--include={','.join(PACKAGES)}",
+                f"--include={','.join(packages)}",
                 SUITE,
                 str(root),
                 mirror(),

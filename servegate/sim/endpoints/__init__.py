@@ -9,13 +9,22 @@ if TYPE_CHECKING:
 
 
 def routes() -> dict[str, tuple[str, Endpoint]]:
-    from servegate.sim.endpoints import chat, completions, embeddings, health, metrics, models
+    from servegate.sim.endpoints import (
+        chat,
+        completions,
+        embeddings,
+        health,
+        metrics,
+        models,
+        tokenize,
+    )
 
     return {
         "/v1/models": ("GET", models.handle),
         "/v1/chat/completions": ("POST", chat.handle),
         "/v1/completions": ("POST", completions.handle),
         "/v1/embeddings": ("POST", embeddings.handle),
+        "/tokenize": ("POST", tokenize.handle),
         "/health": ("GET", health.handle),
         "/metrics": ("GET", metrics.handle),
     }

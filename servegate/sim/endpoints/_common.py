@@ -36,7 +36,7 @@ class GenFields(ApiModel):
     n: int = Field(1, ge=1)
 
     def check(self, app: SimApp) -> None:
-        if self.model != app.settings.model_name:
+        if not app.settings.serves(self.model):
             raise ApiError(404, f"The model `{self.model}` does not exist.", "model")
         if self.n != 1:
             raise ApiError(400, "n: only n=1 is supported by the simulator", "n")

@@ -45,5 +45,6 @@ async def handle(app: SimApp, req: Request, resp: Responder) -> None:
         ignore_eos=body.ignore_eos,
         stream=body.stream,
         include_usage=body.include_usage,
+        model=body.model,
     )
     await generate(app, spec, req, resp)

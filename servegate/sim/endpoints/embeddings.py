@@ -50,7 +50,7 @@ def _inputs(raw: str | list[str] | list[int] | list[list[int]]) -> list[str | li
 async def handle(app: SimApp, req: Request, resp: Responder) -> None:
     s = app.settings
     body = parse_body(req.body, EmbeddingRequest)
-    if body.model != s.model_name:
+    if not s.serves(body.model):
         raise ApiError(404, f"The model `{body.model}` does not exist.", "model")
     items = _inputs(body.input)
     if not items or any(count_prompt(x) == 0 for x in items):

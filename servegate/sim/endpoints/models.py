@@ -26,4 +26,9 @@ async def handle(app: SimApp, req: Request, resp: Responder) -> None:
     }
     if s.model_version:
         card["servegate_model_version"] = s.model_version
-    resp.send(200, orjson.dumps({"object": "list", "data": [card]}))
+    # LoRA adapters are listed as vLLM lists them: root = the adapter's path, parent = base
+    cards = [card] + [
+        {**card, "id": name, "root": path, "parent": s.model_name}
+        for name, path in s.adapters.items()
+    ]
+    resp.send(200, orjson.dumps({"object": "list", "data": cards}))

@@ -2,11 +2,11 @@
 
 Setup: the ``kuberay`` add-on (local cluster: KubeRay v1.5.0's operator built from the Go
 module proxy) and the ray-serve unit, sim overlay, its head and worker pods pinned to kwok
-nodes (no Ray image exists here: the pods are scheduled and reported Running, nothing runs).
+nodes (the pods are scheduled and reported Running, nothing runs: the object graph only, in
+seconds; Ray and Serve run for real in test_ray_serve_running.py).
 Assess: the RayService owns exactly one RayCluster; the RayCluster has a head Service, one head
 pod and the manifest's worker replicas, each worker with the manifest's GPU request and limit.
-Not exercised (and recorded as such): Ray itself, Ray Serve's HTTP proxy and applications, the
-autoscaler, model serving. Teardown: the deploy fixture deletes the namespace.
+Teardown: the deploy fixture deletes the namespace.
 """
 
 from __future__ import annotations

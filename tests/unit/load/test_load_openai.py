@@ -90,6 +90,16 @@ def test_embeddings_body() -> None:
     assert rec2.error is ErrorKind.EMPTY
 
 
+def test_non_streamed_engine_timings() -> None:
+    rec = _rec()
+    body = {"choices": [{"message": {"content": "a"}}], "timings": {"prompt_ms": 2, "cache_n": 0}}
+    apply_body("chat", orjson.dumps(body), 1, rec)
+    assert rec.engine_timings == {"prompt_ms": 2.0, "cache_n": 0.0}
+    rec2 = _rec()
+    apply_body("chat", orjson.dumps({"choices": [{"message": {"content": "a"}}]}), 1, rec2)
+    assert rec2.engine_timings is None
+
+
 def test_non_streamed_server_timestamps() -> None:
     rec = _rec()
     body = {"choices": [{"message": {"content": "a"}}], "servegate": {"recv_ns": 5, "emit_ns": 9}}

@@ -7,7 +7,7 @@ import pytest
 
 from servegate.load.openai import StreamState
 from servegate.load.sse import SSEParser
-from servegate.metrics.record import ErrorKind
+from servegate.metrics.record import ErrorKind, RequestRecord
 
 
 def _chat(
@@ -176,6 +176,24 @@ def test_server_timestamps_are_collected() -> None:
     state, _ = _run(_stream(*docs, "[DONE]"))
     assert state.server_recv_ns == 10
     assert state.server_chunk_ns == [20, 21, 22]
+
+
+def test_engine_timings_of_the_last_chunk_are_kept() -> None:
+    # llama-server sends its running timings with every chunk; the last one is final
+    docs = [
+        orjson.dumps(
+            {
+                "choices": [{"delta": {"content": "a"}}],
+                "timings": {"prompt_n": 7, "prompt_ms": 1.5, "predicted_n": i + 1, "x": "no"},
+            }
+        ).decode()
+        for i in range(3)
+    ]
+    state, _ = _run(_stream(*docs, "[DONE]"))
+    assert state.engine_timings == {"prompt_n": 7.0, "prompt_ms": 1.5, "predicted_n": 3.0}
+    rec = RequestRecord(request_id="r", api="chat", stream=True, sent_ns=0, end_ns=1)
+    state.apply(rec)
+    assert RequestRecord.from_json(rec.to_json()).engine_timings == state.engine_timings
 
 
 def test_event_after_done_is_bad_sse() -> None:

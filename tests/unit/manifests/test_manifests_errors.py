@@ -74,7 +74,7 @@ def test_unknown_unit_and_overlay() -> None:
         resolve_unit("no-such-unit")
     with pytest.raises(RenderError, match="has no overlay 'nope'"):
         resolve_unit("vllm-statefulset", "nope")
-    with pytest.raises(RenderError, match=r"pick an overlay with --overlay \(gpu, sim\)"):
+    with pytest.raises(RenderError, match=r"pick an overlay with --overlay \(engine, gpu, sim\)"):
         resolve_unit("vllm-statefulset")
 
 

@@ -1,4 +1,5 @@
-"""The simulator image's contents are derived from what ``servegate sim`` imports."""
+"""The simulator image's contents are derived from what ``servegate sim`` and the load
+engine (locustfile, ``servegate calibrate``) import."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ def test_sim_contents_are_pinned_and_include_the_simulator() -> None:
     assert "servegate/__main__.py" in names
     assert "servegate/cli/sim.py" in names
     assert any(n.startswith("servegate/sim/") for n in names)
-    # Heavy parts of servegate the simulator does not need stay out of the image.
-    assert not any(n.startswith(("servegate/load/", "servegate/cluster/")) for n in names)
+    # the load engine, for in-cluster master, worker and calibration pods
+    assert {"servegate/load/locustfile.py", "servegate/cli/calibrate.py"} <= names
+    assert any(r.startswith("locust==") for r in contents.requirements)
+    # Heavy parts of servegate neither needs stay out of the image.
+    assert not any(n.startswith(("servegate/cluster/", "servegate/k8s/")) for n in names)
     assert contents.key() == rootfs.sim_contents().key()

@@ -86,3 +86,20 @@ def test_per_pod_queue_is_plotted_tabled_and_summarised() -> None:
     md = scaling_markdown(s)
     assert "share of the queue while several pods served: 70%" in md  # (0.9 + 0.5) / 2
     assert "| 9 / 1 |" in md
+
+
+def test_requests_per_pod_are_tabled_and_summarised_with_ready_seconds() -> None:
+    s = [
+        ScalingSample(t=0.0, wall=0.0, ready=1, ready_pods=("a",), served_by_pod={}),
+        ScalingSample(t=10.0, wall=0.0, ready=2, ready_pods=("a", "b"), served_by_pod={"a": 6.0}),
+        ScalingSample(
+            t=20.0, wall=0.0, ready=2, ready_pods=("a", "b"), served_by_pod={"a": 9.0, "b": 3.0}
+        ),
+    ]
+    md = scaling_markdown(s, marks={"load start": 0.0, "load stop": 20.0})
+    # a Ready over both spans (20 s), b over 10-20 only (10 s)
+    assert "per pod: a: 9 requests, Ready 20s of the load; b: 3 requests, Ready 10s" in md
+    lines = md.splitlines()
+    assert lines[2].endswith("| p50 ms | p99 ms | served per pod |")
+    assert lines[-1].endswith("| 9 / 3 |") and lines[-3].endswith("| - |")
+    assert "served per pod" not in scaling_markdown(samples(3))  # no counts: no column

@@ -15,6 +15,7 @@ from servegate.checks.autoscaling.hpa import (
     cpu_metric,
     hpa_for,
     load_end_wall,
+    monitored,
     variant,
 )
 from servegate.k8s.render import render_unit, resolve_unit
@@ -47,7 +48,8 @@ def test_variant_swaps_keda_for_the_component_hpa(rendered: list[dict[str, Any]]
     assert hpa["spec"]["metrics"] == component_hpa("hpa-queue-depth")["spec"]["metrics"]
     (dep,) = [o for o in out if o["kind"] == "Deployment"]
     pod = dep["spec"]["template"]
-    assert pod["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    # the unit's ServiceMonitor scrapes these pods: annotating them too would scrape twice
+    assert "prometheus.io/scrape" not in (pod["metadata"].get("annotations") or {})
     (c,) = pod["spec"]["containers"]
     assert {"name": "SERVEGATE_SIM_MAX_NUM_SEQS", "value": "2"} in c["env"]
     assert "nvidia.com/gpu" not in c["resources"]["requests"]
@@ -58,6 +60,23 @@ def test_variant_swaps_keda_for_the_component_hpa(rendered: list[dict[str, Any]]
         "nvidia.com/gpu"
         in orig["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
     )
+
+
+def test_pods_are_annotated_for_scraping_only_without_a_service_monitor(
+    rendered: list[dict[str, Any]],
+) -> None:
+    def annotations(objs: list[dict[str, Any]]) -> dict[str, str]:
+        out = variant(lambda t: hpa_for("hpa-queue-depth", t), {})(objs)
+        (dep,) = [o for o in out if o["kind"] == "Deployment"]
+        return dict(dep["spec"]["template"]["metadata"].get("annotations") or {})
+
+    labels = next(o for o in rendered if o["kind"] == "Deployment")["spec"]["template"]
+    assert monitored(rendered, labels["metadata"]["labels"])
+    unmonitored = [o for o in rendered if o["kind"] != "ServiceMonitor"]
+    assert not monitored(unmonitored, labels["metadata"]["labels"])
+    assert "prometheus.io/scrape" not in annotations(rendered)
+    assert annotations(unmonitored)["prometheus.io/scrape"] == "true"
+    assert annotations(unmonitored)["prometheus.io/port"] == "8000"
 
 
 def test_cpu_request_and_metrics_override(rendered: list[dict[str, Any]]) -> None:
