@@ -196,6 +196,19 @@ def test_engine_timings_of_the_last_chunk_are_kept() -> None:
     assert RequestRecord.from_json(rec.to_json()).engine_timings == state.engine_timings
 
 
+def test_chunks_without_timings_keep_the_last_ones_seen() -> None:
+    # a later chunk with no timings, or timings that are not an object, changes nothing
+    timed = orjson.dumps(
+        {"choices": [{"delta": {"content": "a"}}], "timings": {"predicted_n": 1}}
+    ).decode()
+    not_object = orjson.dumps({"choices": [{"delta": {"content": "b"}}], "timings": [2]}).decode()
+    usage = orjson.dumps({"choices": [], "usage": {"completion_tokens": 2}}).decode()
+    state, _ = _run(_stream(timed, not_object, usage, "[DONE]"))
+    assert state.engine_timings == {"predicted_n": 1.0}
+    plain, _ = _run(_stream(_chat("a"), _chat("b"), "[DONE]"))
+    assert plain.engine_timings is None
+
+
 def test_event_after_done_is_bad_sse() -> None:
     state, _ = _run(_stream(_chat("a"), "[DONE]", _chat("b")))
     assert state.error is ErrorKind.BAD_SSE
