@@ -46,6 +46,7 @@ test: venv system-deps
 	$(BIN)/mypy
 	$(BIN)/pytest tests/unit suites/static -p no:cacheprovider -q
 	$(BIN)/servegate engine build
+	$(BIN)/servegate llmd-sim build
 	$(BIN)/pytest tests/integration -m integration -p no:cacheprovider -q
 	$(BIN)/pytest tests/e2e/node -m e2e -p no:cacheprovider -q
 	$(BIN)/pytest tests/e2e -m e2e --ignore=tests/e2e/node -p no:cacheprovider -q

@@ -411,12 +411,15 @@ def cluster_down(lc: LocalCluster) -> None:
         log(f"servegate cluster down failed: {down.stderr.strip()[-300:]}")
 
 
-def warm_up(args: argparse.Namespace, out: Path, name: str) -> None:
+def warm_up(out: Path, name: str) -> None:
     """One ordinary run on a cluster just brought up: the state its first pod creates once
     (kube-proxy's first full sync, the QoS cgroups, CNI's last-reserved-IP file) is then
-    part of the host before the first trial, not counted as that trial's leftover."""
+    part of the host before the first trial, not counted as that trial's leftover. The
+    smoke slice, whatever ``--recovery`` says: the short recovery starts no pod on the real
+    node, so a warm-up with it left that state to the first trial (the 2026-12-04 evening
+    soak, trials 1 and 16)."""
     warm = Trial("", "", "", run_id=name)
-    recover(warm, args.recovery, out, out / "logs")
+    recover(warm, "smoke", out, out / "logs")
     if warm.recovery_exit != 0:
         raise SystemExit(f"the warm-up run failed ({warm.recovery_exit}): see {out}/logs")
 
@@ -532,7 +535,7 @@ def main() -> int:
         ap.error("--trials must be at least 1")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     trials = parse_plan(args.plan) if args.plan else random_plan(args.trials, seed, args.slice)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    stamp = time.strftime("%Y%m%dt%H%M%Sz", time.gmtime())  # run ids are lowercase
     out = (args.out or REPO / "results" / "interrupt-soak" / stamp).resolve()
     (out / "logs").mkdir(parents=True, exist_ok=True)
     log(f"seed {seed}; {len(trials)} trials; results in {out}")
@@ -557,7 +560,7 @@ def main() -> int:
                 h0 = footprint(lc.state, DOCKER_ROOT)
             start = time.monotonic()
             cluster_up(lc)
-            warm_up(args, out, f"soak-warm-{stamp}-{batch}")
+            warm_up(out, f"soak-warm-{stamp}-{batch}")
             while pending and time.monotonic() - start < args.batch_minutes * 60:
                 i, trial = pending.pop(0)
                 trial.index = i

@@ -206,12 +206,20 @@ def _parent_of(proc: Path) -> ProcRecord | None:
         return None
 
 
+def _pid_namespace(proc: Path) -> str | None:
+    try:
+        return os.readlink(proc / "ns" / "pid")
+    except OSError:
+        return None
+
+
 def orphans() -> list[ProcRecord]:
     """This user's processes tied to a servegate process that is gone (pid, start ticks and
     boot id no longer match a live process): left by a run that died without stopping them.
     Each is pinned to its start time, so stopping it never touches a reused PID."""
     found = []
     me, uid = os.getpid(), os.getuid()
+    pidns = _pid_namespace(Path("/proc/self"))
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == me:
             continue
@@ -219,6 +227,10 @@ def orphans() -> list[ProcRecord]:
             if proc.stat().st_uid != uid:
                 continue
         except OSError:
+            continue
+        if _pid_namespace(proc) != pidns:
+            # A container's process (a pod on the local node): the parent it names is a
+            # PID of the container's namespace, meaningless here; never ours to stop.
             continue
         parent = _parent_of(proc)
         if parent is None or owned(parent):

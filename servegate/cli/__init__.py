@@ -40,6 +40,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "servegate.cli.engine:engine",
         "Build, run or load the real CPU engine (llama.cpp's llama-server).",
     ),
+    "llmd-sim": (
+        "servegate.cli.llmdsim:llmd_sim",
+        "Build, run or load llm-d-inference-sim, a second vLLM-shaped server.",
+    ),
 }
 
 

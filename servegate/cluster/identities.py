@@ -139,6 +139,10 @@ def _kuberay() -> tuple[Rule, ...]:
         # --use-kubernetes-proxy: the host process reaches Ray's dashboard (Serve's REST API)
         # through the API server's proxy subresource; it cannot resolve cluster DNS.
         rule("", ("services/proxy",), ("create", "get", "patch", "update")),
+        # ... and asks the head pod's Serve proxy for its health (pods/proxy GET): only then
+        # does it label the head ray.io/serve=true, which puts the head's proxy (never
+        # drained, unlike a worker's without replicas) in the serve Service.
+        rule("", ("pods/proxy",), ("get",)),
         rule("", ("pods/resize",), ("patch",)),
         rule("", ("serviceaccounts",), ("create", "delete", *READ)),
         rule("batch", ("jobs",), WRITE),

@@ -20,7 +20,8 @@ class Settings:
     cluster_explicit: bool = False
     fleet: Path | None = None
     overlay: str = "sim"
-    """sim, gpu or engine (llama-server, whose image the session loads into its cluster)."""
+    """sim, gpu, engine (llama-server) or llmd (llm-d-inference-sim); the session loads the
+    images of the last two into its cluster."""
     keep_cluster: bool = False
     # On a cluster servegate did not make (shared with other teams): what a run may claim.
     allow_preemption: bool = False

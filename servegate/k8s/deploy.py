@@ -14,6 +14,7 @@ import copy
 import json
 import socket
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -298,20 +299,41 @@ def delete_run_objects(
         wait_namespace_gone(cluster, namespace, wait_s)
 
 
+STALLED_DELETION = ("NamespaceDeletionDiscoveryFailure",)
+"""Namespace conditions under which its deletion cannot finish until the cluster is mended
+(an APIService whose server is down): waiting longer only wastes the run's time."""
+
+
+def deletion_stalled(ns: Any) -> str | None:
+    """Why the namespace controller cannot finish deleting ``ns`` (a V1Namespace), or None."""
+    for cond in getattr(getattr(ns, "status", None), "conditions", None) or []:
+        if cond.type in STALLED_DELETION and cond.status == "True":
+            return f"{cond.type}: {cond.message}"
+    return None
+
+
 def wait_namespace_gone(cluster: Cluster, namespace: str, timeout_s: float) -> bool:
-    """True once ``namespace`` no longer exists, False when ``timeout_s`` passes first."""
+    """True once ``namespace`` no longer exists, False when ``timeout_s`` passes first or its
+    deletion is stalled by the cluster (then a warning says why, once)."""
     from kubernetes.client.exceptions import ApiException
 
-    def gone() -> bool:
+    def gone() -> str | bool:
         try:
-            cluster.core.read_namespace(namespace)
+            ns = cluster.core.read_namespace(namespace)
         except ApiException as exc:
             if exc.status == 404:
                 return True
             raise
-        return False
+        return deletion_stalled(ns) or False
 
-    return poll(gone, timeout_s) is not None
+    outcome = poll(gone, timeout_s)
+    if isinstance(outcome, str):
+        warnings.warn(
+            f"namespace {namespace} is left Terminating, its contents deleted: {outcome}",
+            stacklevel=2,
+        )
+        return False
+    return outcome is not None
 
 
 def sweep_orphans(cluster: Cluster, scope: RunScope, max_age_s: float | None = None) -> list[str]:

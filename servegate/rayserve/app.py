@@ -58,9 +58,11 @@ class Simulator:
 
     async def check_health(self) -> None:
         """Serve's health check: the simulator process must still run."""
-        proc = self.backend.sim.proc
-        if proc is None or proc.poll() is not None:
-            raise RuntimeError(f"simulator of {self.backend.model} exited")
+        sim = self.backend.sim
+        if sim.proc is None or sim.proc.poll() is not None:
+            code = None if sim.proc is None else sim.proc.returncode
+            last = "; ".join(sim.stderr_lines[-3:]) or "no stderr"
+            raise RuntimeError(f"simulator of {self.backend.model} exited ({code}): {last}")
 
 
 def build(args: dict[str, Any]) -> Any:

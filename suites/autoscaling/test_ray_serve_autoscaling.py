@@ -3,12 +3,15 @@
 Setup: Ray Serve running for real (the ray-serve sim overlay on servegate's Ray image, see
 suites/conformance/operators/test_ray_serve_running.py), with the text-generation deployment's
 ``num_replicas`` replaced by an ``autoscaling_config`` (1 to 3 replicas, target 2 ongoing
-requests each) and the worker declaring two GPUs, so three half-GPU text-generation replicas
-and the embedding replica fit.
+requests each) and the worker declaring two GPUs and two CPUs, so three text-generation
+replicas and the two embedding ones (a quarter GPU and a quarter CPU each) fit.
 Assess: while loadprofiles/ray-serve-ramp.yaml runs through the serve Service, Serve's status
 (its REST API, sampled every 2 s) shows more RUNNING text-generation replicas than the minimum
 and never more than the maximum; within 120 s of the load's end it is back at exactly the
-minimum. Teardown: the deploy fixture saves events and logs and deletes the namespace.
+minimum; the ramp's requests failed no more often than loadprofiles/slo/rollout-budget.yaml
+allows (0.5 %: adding and removing replicas is a planned change, and replicas that answer
+errors are no capacity). Teardown: the deploy fixture saves events and logs and deletes the
+namespace.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from servegate.checks.operators import rayserve
 from servegate.checks.operators.env import OperatorCheck
 from servegate.checks.operators.raychecks import assess_serve_autoscaling
 from servegate.checks.patterns.env import wait_serving
+from servegate.checks.resilience.checks import assess_budget
+from servegate.checks.resilience.env import load_budget
+from servegate.checks.resilience.load import errors_by_kind
 from servegate.harness.load import RunProfile
 from servegate.wait import wait_until
 
@@ -58,12 +64,15 @@ def test_serve_autoscaler_adds_replicas_under_ramp_and_removes_them(
         json.dumps({"load_end_s": load_end, "samples": samples}) + "\n"
     )
     failures = assess_serve_autoscaling(samples, load_end, MIN, MAX)
+    errors, total = errors_by_kind(res.summary), int(res.summary.counts.total)
+    failures += assess_budget(errors, total, load_budget(), "the ramp under Serve autoscaling")
     most = max((n for _, n in samples), default=0)
     operator_check.ledger.outcome(
         "ray-serve",
         "Serve autoscaling (autoscaling_config) under a ramp and after",
         failures,
         f"{APP}/{DEPLOYMENT}: {MIN} -> {most} RUNNING replicas under ray-serve-ramp "
-        f"({res.summary.throughput.requests_per_s:.1f} req/s), back to {MIN} after",
+        f"({res.summary.throughput.requests_per_s:.1f} req/s, {total} requests, errors "
+        f"{errors or 'none'}), back to {MIN} after",
     )
     assert not failures, "\n".join(failures)

@@ -33,8 +33,10 @@ pytestmark += [pytest.mark.ray_serve]
 
 V1, V2 = "v1", "v2"
 RUNNING_TIMEOUT_S = 600.0
-UPDATE_TIMEOUT_S = 45.0
-"""Serve's update of two one-replica applications: new replicas start, old ones drain."""
+UPDATE_TIMEOUT_S = 50.0
+"""Serve's update of two two-replica applications, one replica of each at a time: an old one
+drains and stops, its replacement starts, then the next (the rollout profile's 60 s load,
+begun 8 s before the change, covers it)."""
 LOAD_BEFORE_S = 8.0
 
 

@@ -24,6 +24,12 @@ NOT_ON_ENGINE = (
     "the engine overlays scale on llamacpp:requests_deferred instead (docs/engine.md)"
 )
 
+NOT_ON_LLMD = (
+    "not on the llmd overlay: the KEDA scenarios build their queue through the simulator's "
+    "SERVEGATE_SIM_* variables, which llm-d-inference-sim does not read (the HPA checks pass "
+    "it the matching flags instead)"
+)
+
 HPA_MARKS = [
     pytest.mark.conformance,
     pytest.mark.benchmark,
@@ -45,7 +51,9 @@ def hpa(
     """The HPA checks' variant, deployment, load and judgement, on this test's fixtures."""
     if sg_settings.overlay == "engine":
         pytest.skip(NOT_ON_ENGINE)
-    return HpaCheck(sg_cluster, deploy_unit, run_profile, scaling_sampler, sg_results)
+    return HpaCheck(
+        sg_cluster, deploy_unit, run_profile, scaling_sampler, sg_results, sg_settings.overlay
+    )
 
 
 @pytest.fixture
@@ -55,6 +63,8 @@ def keda(
     """The KEDA checks' two scenarios (Redis list, Prometheus query), on this test's fixtures."""
     if sg_settings.overlay == "engine":
         pytest.skip(NOT_ON_ENGINE)
+    if sg_settings.overlay == "llmd":
+        pytest.skip(NOT_ON_LLMD)
     return KedaScenarios(sg_cluster, deploy_unit, sg_test_dir)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from servegate.checks.autoscaling.connections import (
@@ -44,6 +45,14 @@ UNIT = "vllm-deployment"
 WORKLOAD = "vllm"
 RAMP_PROFILE = "ramp-autoscale"
 SIM_IMAGE = "servegate.local/sim"
+LLMD_IMAGE = "servegate.local/llmd-sim"
+#: The simulator knobs the HPA checks set, as llm-d-inference-sim's flags (``--sg-overlay
+#: llmd``): sequences decoded at once, and the time between two tokens of a sequence (the
+#: simulator's decode step, which with this few sequences is its per-token time).
+LLMD_FLAGS: dict[str, Callable[[str], str]] = {
+    "SERVEGATE_SIM_MAX_NUM_SEQS": lambda v: f"--max-num-seqs={int(v)}",
+    "SERVEGATE_SIM_DECODE_BASE_S": lambda v: f"--inter-token-latency={float(v) * 1000:g}ms",
+}
 
 # Scale-down in the test variant: 15 s stabilisation and up to 4 pods per 15 s, instead of the
 # reference 600 s / 1 pod per 300 s (a new vLLM replica costs minutes of model load; a
@@ -118,7 +127,8 @@ def variant(
     - annotates the pods for Prometheus, unless a ServiceMonitor of the unit already selects
       their Service (the local cluster's Prometheus reads both: annotating a monitored pod
       would scrape it twice and double every sum over its series);
-    - sets simulator knobs through SERVEGATE_SIM_* variables (only on the simulator image);
+    - sets simulator knobs through SERVEGATE_SIM_* variables on the simulator image, and as
+      the matching flags (:data:`LLMD_FLAGS`) on llm-d-inference-sim's;
     - ``cpu_request``: the container's CPU request, the base of a Utilization target;
     - ``drop_gpu``: no nvidia.com/gpu request (the local cluster's one real node has three
       simulated GPUs shared by every test running at the time; scaling does not need them).
@@ -143,6 +153,17 @@ def variant(
         return out
 
     return mutate
+
+
+def llmd_args(args: list[str], sim_env: dict[str, str]) -> list[str]:
+    """llm-d-inference-sim's ``--name=value`` args with the knobs of ``sim_env`` in place of
+    the overlay's values; a knob it has no flag for is a one-line error."""
+    missing = sorted(set(sim_env) - set(LLMD_FLAGS))
+    if missing:
+        raise UserError(f"llm-d-inference-sim has no flag for {', '.join(missing)}")
+    new = [LLMD_FLAGS[k](v) for k, v in sim_env.items()]
+    names = {f.split("=", 1)[0] for f in new}
+    return [a for a in args if a.split("=", 1)[0] not in names] + new
 
 
 def _matches(selector: Obj | None, labels: dict[str, Any]) -> bool:
@@ -182,6 +203,8 @@ def _patch_pod(
         if str(c.get("image", "")).startswith(SIM_IMAGE):
             env = [e for e in c.get("env", []) if e.get("name") not in sim_env]
             c["env"] = env + [{"name": k, "value": v} for k, v in sim_env.items()]
+        elif str(c.get("image", "")).startswith(LLMD_IMAGE):
+            c["args"] = llmd_args(c.get("args") or [], sim_env)
         res = c.setdefault("resources", {})
         if cpu is not None:
             res.setdefault("requests", {})["cpu"] = cpu
@@ -279,6 +302,7 @@ class HpaCheck:
     run_profile: RunProfile
     scaling_sampler: SamplerFactory
     results: RunResults
+    overlay: str = "sim"
 
     def variant(
         self,
@@ -291,7 +315,14 @@ class HpaCheck:
         metrics: list[Obj] | None = None,
     ) -> Mutate:
         """The test variant with ``component``'s HPA (overrides as in :func:`hpa_for`); on
-        the local cluster the pods do not request a GPU."""
+        the local cluster the pods do not request a GPU. On the llmd overlay a check whose
+        simulator knobs llm-d-inference-sim has no flag for is skipped, saying which."""
+        missing = sorted(set(sim_env) - set(LLMD_FLAGS))
+        if self.overlay == "llmd" and missing:
+            pytest.skip(
+                f"not on the llmd overlay: this check sets {', '.join(missing)}, a simulator"
+                " knob llm-d-inference-sim has no flag for"
+            )
         return variant(
             lambda target: hpa_for(component, target, min_replicas, max_replicas, metrics),
             sim_env,

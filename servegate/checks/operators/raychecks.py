@@ -9,7 +9,13 @@
 - :func:`assess_gpu_sharing`: the two models share one GPU. Each replica reports what Ray
   gave it (``ray.get_gpu_ids()``, assigned resources, node, actor); Ray's State API lists the
   same actors ALIVE on the same node with the same GPU fraction, and that node is the worker
-  that declares one GPU. Shared means: one node, one GPU id, fractions adding up to at most 1.
+  that declares one GPU. Shared means: one node, one GPU id, fractions adding up to at most 1,
+  over every replica of the models that the State API lists (not only those that reported).
+- :func:`assess_serve_config`: what serveConfigV2 asks of Ray before anything runs: every
+  deployment keeps two replicas or more (Serve's in-place update replaces a deployment's
+  replicas one at a time, stopping the old one before starting its replacement, so a lone
+  replica leaves its model without one meanwhile), and at their most the replicas' CPUs and
+  GPUs fit in what the worker groups declare (``rayStartParams``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ __all__ = [
     "PLACEMENT_PATH",
     "assess_gpu_sharing",
     "assess_serve_autoscaling",
+    "assess_serve_config",
     "assess_serving",
     "running_replicas",
     "serve_apps",
@@ -133,6 +140,7 @@ def assess_gpu_sharing(
     total = sum(_gpu(r.get("assigned_resources")) for r in chosen)
     if total > 1:
         failures.append(f"the models' GPU fractions add up to {total:g} > 1")
+    failures += _all_replicas_failures(actors, wanted, node_ids)
     if len(node_ids) == 1:
         node_id = node_ids.pop()
         node = next((n for n in nodes if n.get("node_id") == node_id), None)
@@ -141,6 +149,108 @@ def assess_gpu_sharing(
         elif _gpu(node.get("resources_total")) != 1:
             failures.append(
                 f"the shared node declares {_gpu(node.get('resources_total')):g} GPUs, not one"
+            )
+    return failures
+
+
+def _replica_app(actor: Obj) -> str | None:
+    """The application of a Serve replica actor (class ``ServeReplica:<app>:<deployment>``)."""
+    parts = str(actor.get("class_name") or "").split(":")
+    return parts[1] if len(parts) == 3 and parts[0] == "ServeReplica" else None
+
+
+def _all_replicas_failures(
+    actors: list[Obj], wanted: dict[str, list[str]], nodes: set[str]
+) -> list[str]:
+    """Every ALIVE replica of the wanted applications in Ray's State API, not only the one
+    that answered: on the shared node, on a fraction of a GPU, all fractions within one GPU."""
+    replicas = [a for a in actors if a.get("state") == "ALIVE" and _replica_app(a) in wanted]
+    failures = []
+    for actor in replicas:
+        who = f"{_replica_app(actor)} replica {actor.get('actor_id')}"
+        if len(nodes) == 1 and str(actor.get("node_id")) not in nodes:
+            failures.append(f"{who}: on another Ray node than the reporting replicas (State API)")
+        if not 0 < _gpu(actor.get("required_resources")) < 1:
+            failures.append(
+                f"{who}: requires {_gpu(actor.get('required_resources')):g} GPU, "
+                "not a fraction of one (State API)"
+            )
+    total = sum(_gpu(a.get("required_resources")) for a in replicas)
+    if total > 1:
+        failures.append(
+            f"the models' {len(replicas)} replicas require {total:g} GPUs in all, more than "
+            "one GPU (State API)"
+        )
+    return failures
+
+
+def _replica_bounds(deployment: Obj) -> tuple[int, int]:
+    """The fewest and most replicas of a Serve deployment config (Serve's defaults: one)."""
+    scaling = deployment.get("autoscaling_config")
+    if isinstance(scaling, dict):
+        low = int(scaling.get("min_replicas", 1))
+        return low, max(low, int(scaling.get("max_replicas", 1)))
+    count = deployment.get("num_replicas", 1)
+    if count == "auto":  # Serve's default autoscaling: 1 to 100
+        return 1, 100
+    return int(count), int(count)
+
+
+def _declared(rayservice: Obj) -> dict[str, float | None]:
+    """Logical CPUs and GPUs the worker groups declare at their most pods (None: a group
+    leaves it to Ray to detect, so it is not known here)."""
+    groups = ((rayservice.get("spec") or {}).get("rayClusterConfig") or {}).get(
+        "workerGroupSpecs"
+    ) or []
+    total: dict[str, float | None] = {"CPU": 0.0, "GPU": 0.0}
+    for group in groups:
+        pods = int(group.get("maxReplicas", group.get("replicas", 1)))
+        params = group.get("rayStartParams") or {}
+        for resource, key in (("CPU", "num-cpus"), ("GPU", "num-gpus")):
+            had = total[resource]
+            total[resource] = (
+                None if had is None or key not in params else (had + float(params[key]) * pods)
+            )
+    return total
+
+
+def _deployments(app: Obj) -> list[tuple[str, Obj, bool]]:
+    """An application's deployments: (name, config, whether its resources are known here).
+    Ray Serve LLM's builder takes each model's deployment config in ``args.llm_configs``; its
+    resources follow from the engine's settings, which are not counted here."""
+    out = [(str(d.get("name")), d, True) for d in app.get("deployments") or []]
+    args = app.get("args")
+    for llm in (args.get("llm_configs") or []) if isinstance(args, dict) else []:
+        if isinstance(llm, dict) and isinstance(llm.get("deployment_config"), dict):
+            model = (llm.get("model_loading_config") or {}).get("model_id")
+            out.append((f"LLM {model}", llm["deployment_config"], False))
+    return out
+
+
+def assess_serve_config(rayservice: Obj) -> list[str]:
+    """serveConfigV2 against an in-place update and the declared workers (see the module)."""
+    config = yaml.safe_load((rayservice.get("spec") or {}).get("serveConfigV2") or "{}") or {}
+    failures = []
+    asked = {"CPU": 0.0, "GPU": 0.0}
+    for app in config.get("applications") or []:
+        for name, dep, counted in _deployments(app):
+            who = f"{app.get('name')}/{name}"
+            low, high = _replica_bounds(dep)
+            if low < 2:
+                failures.append(
+                    f"{who}: {low} replica(s) at the fewest: an update of serveConfigV2 stops "
+                    "it before its replacement runs, and nothing serves the model meanwhile"
+                )
+            if not counted:
+                continue
+            options = dep.get("ray_actor_options") or {}
+            asked["CPU"] += float(options.get("num_cpus", 1)) * high
+            asked["GPU"] += float(options.get("num_gpus", 0)) * high
+    for resource, have in _declared(rayservice).items():
+        if have is not None and asked[resource] > have:
+            failures.append(
+                f"the replicas ask for {asked[resource]:g} {resource}s at their most, the "
+                f"worker groups declare {have:g}"
             )
     return failures
 

@@ -266,7 +266,7 @@ def with_autoscaling(
 ) -> Mutate:
     """A deploy mutation: Serve's autoscaler in charge of ``app``/``deployment``'s replicas
     (``autoscaling_config`` instead of ``num_replicas``), and a worker declaring and holding
-    ``worker_gpus`` GPUs so that added replicas have room."""
+    ``worker_gpus`` GPUs, and declaring as many CPUs, so that added replicas have room."""
 
     def mutate(objects: list[Obj]) -> list[Obj]:
         out = []
@@ -282,6 +282,7 @@ def with_autoscaling(
                 o["spec"]["serveConfigV2"] = yaml.safe_dump(config, sort_keys=False)
                 worker = o["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]
                 worker["rayStartParams"]["num-gpus"] = str(worker_gpus)
+                worker["rayStartParams"]["num-cpus"] = str(worker_gpus)
                 res = worker["template"]["spec"]["containers"][0]["resources"]
                 for part in ("requests", "limits"):
                     res[part]["nvidia.com/gpu"] = worker_gpus

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import time
+import urllib.parse
 
 from servegate.cluster.addons.base import Addon, AddonContext, Progress
 from servegate.cluster.node.layout import Layout as NodeLayout
@@ -109,9 +110,32 @@ def _started(ctx: AddonContext, addon: Addon) -> bool:
     return False
 
 
+APISERVICES = "/apis/apiregistration.k8s.io/v1/apiservices"
+
+
+def unregister(ctx: AddonContext, name: str, progress: Progress = lambda _m: None) -> None:
+    """Delete the APIServices add-on ``name`` registered (label ``servegate.io/addon``).
+
+    An APIService left behind its stopped server makes API discovery fail for every client:
+    the namespace controller then keeps each deleted namespace ``Terminating`` with
+    ``NamespaceDeletionDiscoveryFailure`` until the server is back (in the e2e tier, minutes
+    per test after a test had stopped its add-ons)."""
+    selector = urllib.parse.quote(f"servegate.io/addon={name}", safe="")
+    try:
+        found = ctx.api.get(f"{APISERVICES}?labelSelector={selector}") or {}
+        for item in found.get("items") or []:
+            apiservice = item["metadata"]["name"]
+            progress(f"add-on {name}: unregistering APIService {apiservice}")
+            ctx.api.delete(f"{APISERVICES}/{apiservice}")
+    finally:
+        ctx.api.close()
+
+
 def disable(ctx: AddonContext, name: str, progress: Progress = lambda _m: None) -> None:
-    """Stop one add-on's processes (newest first) and undo its host changes."""
+    """Unregister one add-on's aggregated APIs, stop its processes (newest first) and undo
+    its host changes."""
     addon = load(name)
+    unregister(ctx, name, progress)
     for proc in reversed(addon.processes):
         progress(f"add-on {name}: stopping {proc}")
         ctx.sup.stop(proc)

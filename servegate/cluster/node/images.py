@@ -1,4 +1,4 @@
-"""The node's locally built images: pause, probe and the simulator.
+"""The node's locally built images: pause, probe, the simulator and the other servers.
 
 No image is ever pulled. Each image is assembled from local inputs, packed to a
 docker-archive tarball cached under ``~/.cache/servegate/images/`` keyed by the hash of its
@@ -17,7 +17,7 @@ from pathlib import Path
 import tomli_w
 
 from servegate.cluster.gobuild import ProgressFn
-from servegate.cluster.node import enginebuild, gobuild, rayimage, rootfs, tinymodel
+from servegate.cluster.node import enginebuild, gobuild, llmdsim, rayimage, rootfs, tinymodel
 from servegate.cluster.node.layout import cache_root
 from servegate.cluster.node.oci import FileEntry, ImageConfig, files_layer, write_archive
 from servegate.errors import UserError
@@ -146,6 +146,37 @@ def engine(progress: ProgressFn | None = None) -> Built:
     return Built(ENGINE, out, cached and server.cached, time.monotonic() - t0)
 
 
+LLMD_SIM = f"{REGISTRY}/llmd-sim:{llmdsim.VERSION}"
+"""llm-d-inference-sim (Go, built from the module proxy); tagged with its module version."""
+
+#: The llm-d simulator's image: the static binary and its licence, nothing else. The
+#: manifests pass the flags; the image's default serves like the loopback runs.
+LLMD_SIM_CONFIG = ImageConfig(
+    entrypoint=[f"/{llmdsim.BINARY}"],
+    cmd=["--port", "8000", *llmdsim.SERVE_FLAGS],
+    exposed_ports=(8000,),
+)
+
+
+def llmd_sim(progress: ProgressFn | None = None) -> Built:
+    """llm-d-inference-sim (built from the pinned module version, cached) as one layer."""
+    t0 = time.monotonic()
+    sim_build = llmdsim.build(progress) if progress else llmdsim.build()
+    data = sim_build.binary.read_bytes()
+    h = hashlib.sha256(f"{LLMD_SIM}\0{LLMD_SIM_CONFIG!r}\0".encode() + data)
+    out = cache_root() / "images" / f"llmd-sim-{llmdsim.VERSION}-{h.hexdigest()[:16]}.tar"
+    cached = out.is_file()
+    if not cached:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        entries = [
+            FileEntry(f"/{llmdsim.BINARY}", data, 0o755),
+            FileEntry(f"/licenses/{llmdsim.BINARY}/LICENSE", sim_build.licence.read_bytes(), 0o644),
+        ]
+        write_archive(LLMD_SIM, [files_layer(entries)], LLMD_SIM_CONFIG, out)
+        _prune(out.parent, "llmd-sim-*.tar", keep=out)
+    return Built(LLMD_SIM, out, cached and sim_build.cached, time.monotonic() - t0)
+
+
 RAY = f"{REGISTRY}/ray:{rayimage.RAY_VERSION}"
 """Ray Serve and servegate's simulator application; tagged with the Ray version it ships."""
 
@@ -196,9 +227,14 @@ BUILDERS: dict[str, Callable[[], Built]] = {
     "probe": probe,
     "sim": sim,
     "engine": engine,
+    "llmd-sim": llmd_sim,
     "ray": ray,
 }
-WITH_PROGRESS: dict[str, Callable[[ProgressFn | None], Built]] = {"engine": engine, "ray": ray}
+WITH_PROGRESS: dict[str, Callable[[ProgressFn | None], Built]] = {
+    "engine": engine,
+    "llmd-sim": llmd_sim,
+    "ray": ray,
+}
 """The builders that report progress (minutes when cold)."""
 
 

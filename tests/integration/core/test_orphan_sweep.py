@@ -5,11 +5,13 @@ processes, a parent killed by SIGKILL (what the interrupt soak does to pytest)."
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -80,3 +82,45 @@ def test_the_child_of_a_killed_process_is_stopped_by_the_sweep(
     assert any(s.endswith(f"pid {child}") for s in swept), swept
     assert poll(lambda: not _alive(child), 30)
     assert child not in [r.pid for r in procs.orphans()]
+
+
+def _tied_with(marker: str) -> list[int]:
+    """Host PIDs of the tied processes whose environment carries ``marker``."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+        except (psutil.Error, OSError):
+            continue
+        if env.get("SG_TEST_MARK") == marker and procs.PARENT_ENV in env:
+            found.append(proc.pid)
+    return found
+
+
+def test_a_tied_process_in_another_pid_namespace_is_never_swept(tmp_path: Path) -> None:
+    """A pod's process on the local node (the Ray replica's simulator) is tied to a PID of its
+    container's namespace. Seen from the host that PID names some other process or none, so
+    the sweep once took it for an orphan and stopped a running pod's server."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and util-linux's unshare for a PID namespace")
+    marker = f"ns-{os.getpid()}"
+    env = {k: v for k, v in os.environ.items() if k != procs.PARENT_ENV}
+    env["SG_TEST_MARK"] = marker
+    argv = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", PARENT]
+    outer = subprocess.Popen([*argv, str(tmp_path / "child.log")], stdout=subprocess.PIPE, env=env)
+    try:
+        found = poll(lambda: _tied_with(marker) or None, 30)
+        assert found and len(found) == 1, found
+        (child,) = found
+        parent = procs._parent_of(Path(f"/proc/{child}"))
+        assert parent is not None and parent.pid == 1  # the namespace's own first process
+        assert not procs.owned(parent)  # by the host's /proc: what made it look orphaned
+        assert child not in [r.pid for r in procs.orphans()]
+        assert _alive(child)
+    finally:
+        # the namespace's first process (under unshare) takes every process of it along
+        for proc in psutil.Process(outer.pid).children(recursive=True)[:1]:
+            proc.kill()
+        outer.wait(timeout=30)
+        assert outer.stdout is not None
+        outer.stdout.close()

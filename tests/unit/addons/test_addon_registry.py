@@ -55,14 +55,36 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, Fake]:
     return table
 
 
-def _ctx(tmp_path: Path) -> AddonContext:
+@dataclass
+class FakeApi:
+    """The API server as ``disable`` sees it: APIServices by label, deletions recorded."""
+
+    apiservices: dict[str, str] = field(default_factory=dict)  # name -> servegate.io/addon
+    calls: list[str] = field(default_factory=list)
+
+    def get(self, path: str) -> Any:
+        self.calls.append(f"GET {path}")
+        assert path.startswith(addons.APISERVICES + "?labelSelector=servegate.io%2Faddon%3D")
+        addon = path.rsplit("%3D", 1)[1]
+        items = [{"metadata": {"name": n}} for n, a in self.apiservices.items() if a == addon]
+        return {"items": items}
+
+    def delete(self, path: str) -> None:
+        self.calls.append(f"DELETE {path}")
+        self.apiservices.pop(path.rsplit("/", 1)[1], None)
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+
+def _ctx(tmp_path: Path, api: FakeApi | None = None) -> AddonContext:
     node = Layout(tmp_path / "node")
     return AddonContext(
         cluster="t",
         state_dir=tmp_path,
         node=node,
         sup=node.processes(),
-        api=None,  # type: ignore[arg-type]  # unused by the fakes
+        api=api or FakeApi(),  # type: ignore[arg-type]  # the calls disable makes
         apiserver_url="https://127.0.0.1:1",
         ca=tmp_path / "ca.crt",
         front_proxy_ca=tmp_path / "fp.crt",
@@ -129,3 +151,22 @@ def test_disable_stops_only_that_addons_processes_and_tears_it_down(
         for rec in (mine, other):
             subprocess.run(["kill", str(rec.pid)], check=False)
         ctx.sup.stop("b-daemon")
+
+
+def test_disable_unregisters_only_that_addons_apiservices_before_stopping_it(
+    fakes: dict[str, Fake], tmp_path: Path
+) -> None:
+    """A stopped extension API server must not stay registered: discovery of every client
+    fails on it and deleted namespaces stay Terminating."""
+    api = FakeApi({"v1beta1.metrics.k8s.io": "c", "v1beta1.external.metrics.k8s.io": "b"})
+    ctx = _ctx(tmp_path, api)
+    fakes["c"].processes = ("c-daemon",)
+    rec = ctx.sup.start("c-daemon", ["sleep", "30"])
+    try:
+        addons.disable(ctx, "c")
+        assert api.apiservices == {"v1beta1.external.metrics.k8s.io": "b"}
+        assert f"DELETE {addons.APISERVICES}/v1beta1.metrics.k8s.io" in api.calls
+        assert api.calls[-1] == "close"  # no client socket left open
+        assert not ctx.sup.alive("c-daemon")
+    finally:
+        subprocess.run(["kill", str(rec.pid)], check=False)

@@ -154,3 +154,18 @@ def test_with_an_oracle(sg_results):
     assert "test_fleet_against_itself`: labels and allocatable both come from the fleet file" in own
     assert "test_with_an_oracle" not in own.split("##", 1)[0]
     assert "| conformance (self-consistency) | passed |" in index
+
+
+@pytest.mark.parametrize("run_id", ["Nightly", "soak-20261204T222801Z-1", "a_b", "-x", "x" * 64])
+def test_a_run_id_that_cannot_name_cluster_objects_is_one_line(
+    pytester: pytest.Pytester, run_id: str
+) -> None:
+    """Found by the interrupt soak: an upper-case run id got as far as the API server, which
+    refused the run's PriorityClass in the middle of the first check."""
+    pytester.makepyfile(test_one="def test_one():\n    assert True\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--sg-cluster=none", f"--run-id={run_id}"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert f"--run-id {run_id!r}: use lowercase letters" in err and "Traceback" not in err

@@ -10,14 +10,17 @@ import pytest
 
 from servegate.checks.autoscaling.hpa import (
     TEST_SCALE_DOWN,
+    HpaCheck,
     LoadInBackground,
     component_hpa,
     cpu_metric,
     hpa_for,
+    llmd_args,
     load_end_wall,
     monitored,
     variant,
 )
+from servegate.errors import UserError
 from servegate.k8s.render import render_unit, resolve_unit
 
 
@@ -121,3 +124,40 @@ def test_load_end_is_read_from_the_run_record(tmp_path: Path) -> None:
     (tmp_path / "run.json").write_text("garbage")
     assert load_end_wall(SimpleNamespace(run_dir=tmp_path)) is None
     assert load_end_wall(SimpleNamespace(run_dir=tmp_path / "missing")) is None
+
+
+def test_llmd_variant_passes_the_knobs_as_its_flags() -> None:
+    """On the llmd overlay the queue-depth knobs become llm-d-inference-sim's flags,
+    replacing the overlay's values, and no SERVEGATE_SIM_* variable is set."""
+    objs = render_unit(resolve_unit("vllm-deployment", "llmd"))
+    env = {"SERVEGATE_SIM_MAX_NUM_SEQS": "2", "SERVEGATE_SIM_DECODE_BASE_S": "0.02"}
+    out = variant(lambda t: hpa_for("hpa-queue-depth", t), env, drop_gpu=True)(objs)
+    (dep,) = [o for o in out if o["kind"] == "Deployment"]
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    assert "--max-num-seqs=2" in c["args"] and "--inter-token-latency=20ms" in c["args"]
+    names = [a.split("=", 1)[0] for a in c["args"]]
+    assert names.count("--max-num-seqs") == names.count("--inter-token-latency") == 1
+    assert not [e for e in c.get("env", []) if e["name"].startswith("SERVEGATE_SIM_")]
+
+
+def test_llmd_args_refuse_a_knob_without_a_flag() -> None:
+    with pytest.raises(UserError, match="SERVEGATE_SIM_DECODE_PER_SEQ_S"):
+        llmd_args(["--max-num-seqs=16"], {"SERVEGATE_SIM_DECODE_PER_SEQ_S": "0.001"})
+
+
+def test_llmd_check_skips_when_a_knob_has_no_flag() -> None:
+    check = HpaCheck(
+        SimpleNamespace(kind="local"),  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        overlay="llmd",
+    )
+    with pytest.raises(pytest.skip.Exception, match="SERVEGATE_SIM_DECODE_PER_SEQ_S"):
+        check.variant("hpa-queue-depth", {"SERVEGATE_SIM_DECODE_PER_SEQ_S": "0.001"})
+    # the knobs the queue-depth check sets all have flags: it runs
+    check.variant(
+        "hpa-queue-depth",
+        {"SERVEGATE_SIM_MAX_NUM_SEQS": "2", "SERVEGATE_SIM_DECODE_BASE_S": "0.02"},
+    )
