@@ -64,6 +64,7 @@ class WorkerRuntime:
         self.workers = max(1, int(config.get("workers", 1)))
         self.finished = False
         self.in_flight = 0
+        self.cut_off = 0  # requests that ended without a record (stopped with the run)
         self.tally = WorkerTally(self.name)
         load = self.profile.load
         pool = (
@@ -127,6 +128,7 @@ class WorkerRuntime:
         if len(self.profile.apis) > 1:
             tags["chain"] = uuid.uuid4().hex[:16]  # pairs a chain's records (RAG end to end)
         self.in_flight += 1
+        recorded = False
         try:
             for api in self.profile.apis:
                 transport = self.transports[api]
@@ -145,8 +147,11 @@ class WorkerRuntime:
                 scheduled_ns = None  # only the first request of a chain was paced
                 if rec.error is not None:
                     break
+            recorded = True
         finally:
             self.in_flight -= 1
+            if not recorded:
+                self.cut_off += 1
 
     def conversation(self) -> None:
         """One multi-turn conversation: each turn sends the history before its prompt."""
@@ -163,6 +168,7 @@ class WorkerRuntime:
         history: list[dict[str, str]] = []
         carried = 0  # tokens of the history, as counted when they were sent and received
         self.in_flight += 1
+        recorded = False
         try:
             for turn in range(1, conv.turns + 1):
                 if self.finished:
@@ -197,8 +203,11 @@ class WorkerRuntime:
                 carried += prompt.tokens + (rec.completion_tokens or rec.client_tokens)
                 if conv.think_time and turn < conv.turns:
                     gevent.sleep(conv.think_time)
+            recorded = True
         finally:
             self.in_flight -= 1
+            if not recorded:
+                self.cut_off += 1
             if own is not None:
                 own.close()
 
@@ -224,7 +233,8 @@ class WorkerRuntime:
 
     def report(self) -> None:
         self._ship_records()
-        self.env.runner.send_message("sg_progress", self.tally.take(self.in_flight))
+        msg = self.tally.take(self.in_flight, self.cut_off)
+        self.env.runner.send_message("sg_progress", msg)
 
     def close(self) -> None:
         """Flush everything to the master / disk and say goodbye. Idempotent."""

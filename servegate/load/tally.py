@@ -99,8 +99,10 @@ class WorkerTally:
         if measured:
             self.steps.setdefault(step, StepTally()).dropped += 1
 
-    def take(self, in_flight: int) -> dict[str, Any]:
-        """The delta since the last call, as a message body; resets the counters."""
+    def take(self, in_flight: int, cut_off: int = 0) -> dict[str, Any]:
+        """The delta since the last call, as a message body; resets the counters.
+        ``in_flight`` (requests under way) and ``cut_off`` (requests that ended without a
+        record, since the start: stopped with the run) are the worker's current values."""
         msg = {
             "worker": self.worker,
             "done": self.done,
@@ -108,6 +110,7 @@ class WorkerTally:
             "dropped": self.dropped,
             "out_tokens": self.out_tokens,
             "in_flight": in_flight,
+            "cut_off": cut_off,
             "steps": {str(k): v.to_json() for k, v in self.steps.items()},
         }
         self.done, self.dropped, self.out_tokens = 0, 0, 0
@@ -130,6 +133,7 @@ class MasterTally:
     dropped: int = 0
     out_tokens: int = 0
     in_flight: dict[str, int] = field(default_factory=dict)
+    cut_off: dict[str, int] = field(default_factory=dict)
     steps: dict[int, StepTally] = field(default_factory=dict)
 
     def merge(self, msg: dict[str, Any]) -> None:
@@ -138,6 +142,7 @@ class MasterTally:
         self.dropped += int(msg.get("dropped", 0))
         self.out_tokens += int(msg.get("out_tokens", 0))
         self.in_flight[str(msg.get("worker", "?"))] = int(msg.get("in_flight", 0))
+        self.cut_off[str(msg.get("worker", "?"))] = int(msg.get("cut_off", 0))
         for k, v in dict(msg.get("steps", {})).items():
             self.steps.setdefault(int(k), StepTally()).merge_json(v)
 
@@ -186,4 +191,7 @@ class MasterTally:
             "dropped": self.dropped,
             "out_tokens": self.out_tokens,
             "in_flight": sum(self.in_flight.values()),
+            # requests sent that have no record: stopped with the run, or still under way
+            # at the worker's last report (the server may have worked on each)
+            "unrecorded": sum(self.in_flight.values()) + sum(self.cut_off.values()),
         }

@@ -124,8 +124,8 @@ class Run:
     before: dict[str, float]
     after: dict[str, float]
     cut_off: int
-    """Requests still in flight when the run stopped (not in the records; the engine may
-    have worked on them)."""
+    """Requests sent without a record: stopped with the run or still under way at its end
+    (the engine may have worked on each)."""
 
 
 def _counters(engine: EngineProcess) -> dict[str, float]:
@@ -187,7 +187,7 @@ def servegate_run(engine: EngineProcess, tmp_path_factory: pytest.TempPathFactor
     (run_dir,) = [d for d in (tmp / "r").iterdir() if d.is_dir()]
     tally = json.loads((run_dir / "load.json").read_text())["tally"]
     after = _counters(engine)
-    return Run(list(read_records(run_dir)), before, after, int(tally["in_flight"]))
+    return Run(list(read_records(run_dir)), before, after, int(tally["unrecorded"]))
 
 
 def test_every_request_carries_the_engine_timings(servegate_run: Run) -> None:

@@ -79,3 +79,16 @@ def test_verdicts() -> None:
     drops = _tally(100, 0, 50, dropped=20).verdict(0, crit, 10.0, None)
     assert not drops.passed
     assert not MasterTally().verdict(3, crit, 10.0, None).passed
+
+
+def test_unrecorded_counts_the_stopped_and_the_unfinished_of_each_workers_last_report() -> None:
+    """Found by the stress run: a run stopped by the master kills its users before the last
+    report, so "in flight" alone read 0 while the server had worked on requests without a
+    record; the engine's token counters then disagreed with the records."""
+    m = MasterTally()
+    w1, w2 = WorkerTally("w1"), WorkerTally("w2")
+    m.merge(orjson.loads(orjson.dumps(w1.take(2, 0))))
+    m.merge(w2.take(1, 1))
+    m.merge(w1.take(0, 3))  # the last report of w1 replaces its first: values, not deltas
+    snap = m.snapshot()
+    assert snap["in_flight"] == 1 and snap["unrecorded"] == 0 + 3 + 1 + 1
