@@ -30,6 +30,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
@@ -90,6 +91,11 @@ def _pytest(argv: list[str], timeout_s: float) -> tuple[int | None, str]:
             os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
         return None, out.decode("utf-8", "replace")
+    except BaseException:  # Ctrl-C, or SIGTERM (main turns it into SystemExit)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
 
 
 def run_tiers(
@@ -129,7 +135,7 @@ def _ensure_stress_ng() -> str:
     return found
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     print(f"stress_tests: {message}", file=sys.stderr)
     raise SystemExit(2)
 
@@ -173,7 +179,14 @@ def table(runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM ends the run as Ctrl-C does: the tier's pytest group and stress-ng are stopped
+    # (once, killed with SIGTERM, the script left both running)
+    signal.signal(signal.SIGTERM, _terminated)
     ap = argparse.ArgumentParser(
         description="Run the unit and integration tiers N times while stress-ng keeps every "
         "CPU busy; print passed/failed/duration per run; exit 1 if any run failed."
