@@ -11,17 +11,12 @@ it. Leaving the block sends SIGTERM and waits (SIGKILL after a grace period).
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
-from types import TracebackType
 
 from servegate.cluster.node import enginebuild, tinymodel
+from servegate.cluster.node.serverproc import LoopbackServer
 from servegate.errors import UserError
-from servegate.procs import end
-from servegate.wait import wait_until
 
 #: The engine overlays' llama-server flags (manifests/*/overlays/engine), minus the address.
 OVERLAY_FLAGS = (
@@ -40,7 +35,9 @@ OVERLAY_FLAGS = (
 _LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
 
-class EngineProcess:
+class EngineProcess(LoopbackServer):
+    name = "llama-server"
+
     def __init__(
         self,
         build: enginebuild.EngineBuild,
@@ -51,20 +48,12 @@ class EngineProcess:
     ) -> None:
         """``args``: the whole command line after the binary instead of model, loopback
         address, port 0 and ``flags`` (it must listen on 127.0.0.1)."""
+        super().__init__(timeout)
         self.args = args
         self.build = build
         self.model = model
         self.flags = flags
-        self.timeout = timeout
-        self.proc: subprocess.Popen[str] | None = None
-        self.port = 0
-        self.log_lines: list[str] = []
         self._found = threading.Event()
-        self._drain: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> EngineProcess:
         if self.args is None:
@@ -72,67 +61,22 @@ class EngineProcess:
             args = ["--model", str(model), "--host", "127.0.0.1", "--port", "0", *self.flags]
         else:
             args = self.args
-        self.proc = subprocess.Popen(
-            [str(self.build.server), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
-        )
-        self._drain = threading.Thread(target=self._read_log, daemon=True)
-        self._drain.start()
+        self.spawn([str(self.build.server), *args])
         try:
-            self._wait_ready()
+            self._found.wait(self.timeout)
+            if not self.port:
+                raise UserError(f"llama-server did not start listening: {self.last_lines()}")
+            self.wait_healthy()
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _read_log(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.log_lines.append(line.rstrip("\n"))
-            m = _LISTENING.search(line)
-            if m and not self._found.is_set():
-                self.port = int(m.group(1))
-                self._found.set()
+    def on_line(self, line: str) -> None:
+        m = _LISTENING.search(line)
+        if m and not self._found.is_set():
+            self.port = int(m.group(1))
+            self._found.set()
+
+    def on_exit(self) -> None:
         self._found.set()  # the server exited: stop waiting
-
-    def _wait_ready(self) -> None:
-        self._found.wait(self.timeout)
-        if not self.port:
-            detail = " | ".join(self.log_lines[-3:]) or "no output"
-            raise UserError(f"llama-server did not start listening: {detail}")
-        if not wait_until(self._healthy, self.timeout, interval_s=0.05):
-            raise UserError(f"llama-server at {self.base_url} did not become healthy in time")
-
-    def _healthy(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise UserError(f"llama-server exited ({self.proc.returncode}): {self.log_lines[-1:]}")
-        try:
-            with urllib.request.urlopen(self.base_url + "/health", timeout=2) as r:
-                return bool(r.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        code = end(self.proc, grace=10.0)
-        if self._drain is not None:
-            self._drain.join(timeout=5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        return code
-
-    def __enter__(self) -> EngineProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -21,19 +21,14 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from servegate.cluster import gobuild, gomod
 from servegate.cluster.node.layout import cache_root
+from servegate.cluster.node.serverproc import LoopbackServer
 from servegate.errors import UserError
-from servegate.procs import end
-from servegate.wait import wait_until
 
 MODULE = "github.com/llm-d/llm-d-inference-sim"
 PACKAGE = f"{MODULE}/cmd/llm-d-inference-sim"
@@ -154,76 +149,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class LlmdSimProcess:
+class LlmdSimProcess(LoopbackServer):
     """The simulator on a free port for the duration of a ``with`` block."""
+
+    name = BINARY
 
     def __init__(
         self, build: LlmdBuild, flags: tuple[str, ...] = SERVE_FLAGS, timeout: float = 60.0
     ) -> None:
+        super().__init__(timeout)
         self.build = build
         self.flags = flags
-        self.timeout = timeout
-        self.port = 0
-        self.proc: subprocess.Popen[str] | None = None
-        self.log_lines: list[str] = []
-        self._drain: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LlmdSimProcess:
         self.port = _free_port()
-        self.proc = subprocess.Popen(
-            [str(self.build.binary), "--port", str(self.port), *self.flags],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
-        )
-        self._drain = threading.Thread(target=self._read_log, daemon=True)
-        self._drain.start()
+        self.spawn([str(self.build.binary), "--port", str(self.port), *self.flags])
         try:
-            if not wait_until(self._healthy, self.timeout, interval_s=0.05):
-                raise UserError(f"{BINARY} at {self.base_url} did not become healthy in time")
+            self.wait_healthy()
         except BaseException:
             self.stop()
             raise
         return self
-
-    def _read_log(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.log_lines.append(line.rstrip("\n"))
-
-    def _healthy(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            detail = " | ".join(self.log_lines[-3:]) or "no output"
-            raise UserError(f"{BINARY} exited ({self.proc.returncode}): {detail}")
-        try:
-            with urllib.request.urlopen(self.base_url + "/health", timeout=2) as r:
-                return bool(r.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def stop(self) -> int | None:
-        if self.proc is None:
-            return None
-        code = end(self.proc, grace=10.0)
-        if self._drain is not None:
-            self._drain.join(timeout=5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        return code
-
-    def __enter__(self) -> LlmdSimProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
