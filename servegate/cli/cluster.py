@@ -55,6 +55,27 @@ def _progress_printer(unit: str = "packages") -> tuple[ProgressFn, Progress | No
     return report_plain, None
 
 
+def load_images_command(
+    provider: str, name: str | None, images: tuple[str, ...], unit: str
+) -> None:
+    """Build (cached) and load ``images`` into a running local or kind cluster, with
+    progress; what ``servegate engine load`` and ``servegate llmd-sim load`` do."""
+    from servegate.cluster.providers import provider as make_provider
+
+    report, bar = _progress_printer(unit)
+    try:
+        prov = make_provider(
+            provider, name=name or ("servegate" if provider == "kind" else "local")
+        )
+        refs = prov.load_images(images, report)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.stop()
+    click.echo(f"loaded {', '.join(refs)}")
+
+
 def _fail(exc: UserError) -> click.ClickException:
     return click.ClickException(str(exc))
 

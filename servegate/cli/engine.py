@@ -65,18 +65,6 @@ def serve(host: str, port: int, extra: tuple[str, ...]) -> None:
 @click.option("--name", default=None, help="cluster name [local; servegate for kind]")
 def load(provider: str, name: str | None) -> None:
     """Build (cached) and load the engine image into a running local or kind cluster."""
-    from servegate.cli.cluster import _progress_printer
-    from servegate.cluster.providers import provider as make_provider
+    from servegate.cli.cluster import load_images_command
 
-    report, bar = _progress_printer("%")
-    try:
-        prov = make_provider(
-            provider, name=name or ("servegate" if provider == "kind" else "local")
-        )
-        refs = prov.load_images(("engine",), report)
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        if bar is not None:
-            bar.stop()
-    click.echo(f"loaded {', '.join(refs)}")
+    load_images_command(provider, name, ("engine",), "%")
