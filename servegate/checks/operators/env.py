@@ -179,24 +179,44 @@ def pin_predictor(objects: list[Obj], selector: dict[str, str]) -> list[Obj]:
     return out
 
 
+def require_nodes(pod_spec: Obj, nodes: tuple[str, ...]) -> None:
+    """Require one of ``nodes`` (by name) in ``pod_spec`` (a pod spec or an InferenceService
+    predictor), in place, on top of the node affinity it already asks for: each alternative
+    term gets the pin."""
+    pin = {"key": "metadata.name", "operator": "In", "values": list(nodes)}
+    required = (
+        pod_spec.setdefault("affinity", {})
+        .setdefault("nodeAffinity", {})
+        .setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
+    )
+    terms = required.setdefault("nodeSelectorTerms", []) or [{}]
+    for term in terms:
+        term.setdefault("matchFields", []).append(copy.deepcopy(pin))
+    required["nodeSelectorTerms"] = terms
+
+
 def pin_predictor_to(objects: list[Obj], nodes: tuple[str, ...]) -> list[Obj]:
     """Require one of ``nodes`` (by name) for every InferenceService predictor, on top of the
     placement it asks for (KServe copies the predictor's affinity to the pods)."""
-    pin = {"key": "metadata.name", "operator": "In", "values": list(nodes)}
     out = []
     for o in objects:
         if o.get("kind") == "InferenceService":
             o = copy.deepcopy(o)
-            required = (
-                o["spec"]["predictor"]
-                .setdefault("affinity", {})
-                .setdefault("nodeAffinity", {})
-                .setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
-            )
-            terms = required.setdefault("nodeSelectorTerms", []) or [{}]
-            for term in terms:  # alternatives: each one gets the pin
-                term.setdefault("matchFields", []).append(copy.deepcopy(pin))
-            required["nodeSelectorTerms"] = terms
+            require_nodes(o["spec"]["predictor"], nodes)
+        out.append(o)
+    return out
+
+
+def pin_ray_pods_to(objects: list[Obj], nodes: tuple[str, ...]) -> list[Obj]:
+    """Require one of ``nodes`` (by name) for the head and every worker group of each
+    RayService, on top of the placement each asks for."""
+    out = []
+    for o in objects:
+        if o.get("kind") == "RayService":
+            o = copy.deepcopy(o)
+            cfg = o["spec"]["rayClusterConfig"]
+            for g in [cfg["headGroupSpec"], *cfg.get("workerGroupSpecs", [])]:
+                require_nodes(g["template"]["spec"], nodes)
         out.append(o)
     return out
 

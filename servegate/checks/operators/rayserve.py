@@ -32,7 +32,7 @@ from servegate.checks.operators.env import (
     get_custom,
     list_custom,
     namespace_state,
-    pin_ray_pods,
+    pin_ray_pods_to,
     save,
     until_passes,
 )
@@ -46,7 +46,6 @@ from servegate.checks.operators.raychecks import (
 from servegate.errors import MissingCapability, UserError
 from servegate.harness.cluster import service_url
 from servegate.harness.deploy import Deployed
-from servegate.k8s.nodes import REAL_NODE_LABEL, REAL_NODE_VALUE
 
 IMAGE = "ray"
 DASHBOARD_PORT = 8265
@@ -332,11 +331,6 @@ class ReplicaSampler:
         self._thread.join(timeout=30)
 
 
-def real_node_pin(objects: list[Obj]) -> list[Obj]:
-    """Head and workers on the local cluster's real node (kwok nodes run nothing)."""
-    return pin_ray_pods(objects, {REAL_NODE_LABEL: REAL_NODE_VALUE})
-
-
 @contextlib.contextmanager
 def serving(check: OperatorCheck, mutate: Mutate | None = None) -> Iterator[RayServing]:
     """The ray-serve sim overlay deployed on servegate's Ray image (loaded first), changed by
@@ -346,7 +340,8 @@ def serving(check: OperatorCheck, mutate: Mutate | None = None) -> Iterator[RayS
 
     def prepare(objects: list[Obj]) -> list[Obj]:
         objects = mutate(objects) if mutate is not None else objects
-        return real_node_pin(objects) if check.local else objects
+        nodes = check.cluster.container_nodes  # read from the API: some nodes are simulated
+        return pin_ray_pods_to(objects, nodes) if nodes else objects
 
     t0 = time.monotonic()
     with check.deploy_sim(RAY_UNIT, prepare) as dep:

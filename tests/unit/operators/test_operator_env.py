@@ -84,3 +84,31 @@ def test_kuberay_summary_counts_workers_and_shows_the_rayservice_status() -> Non
     assert "1 head pod, 2 GPU worker pods" in text
     assert text.endswith("RayService status: Ready=False (None)")
     assert kuberay.serve_status({}) == "no status"
+
+
+def test_ray_pods_pinned_by_node_name_keep_their_own_placement() -> None:
+    """The shipped ray-serve sim render: head and worker pods require the named nodes, and
+    keep every node selector and affinity term the manifest already had (no local label)."""
+    from servegate.checks.operators.env import RAY_UNIT, pin_ray_pods_to
+    from servegate.k8s.render import render_unit
+    from servegate.paths import manifests_root
+
+    objects = render_unit(manifests_root() / RAY_UNIT / "overlays" / "sim")
+    before = [o for o in objects if o.get("kind") == "RayService"]
+    assert before, "the ray-serve sim overlay has no RayService"
+    out = pin_ray_pods_to(objects, ("node-a",))
+    (ray,) = [o for o in out if o.get("kind") == "RayService"]
+    cfg, old = ray["spec"]["rayClusterConfig"], before[0]["spec"]["rayClusterConfig"]
+    pin = {"key": "metadata.name", "operator": "In", "values": ["node-a"]}
+    groups = [cfg["headGroupSpec"], *cfg["workerGroupSpecs"]]
+    olds = [old["headGroupSpec"], *old["workerGroupSpecs"]]
+    assert len(groups) >= 2
+    for g, o in zip(groups, olds, strict=True):
+        spec, was = g["template"]["spec"], o["template"]["spec"]
+        assert spec.get("nodeSelector") == was.get("nodeSelector")
+        assert "servegate.io/node" not in (spec.get("nodeSelector") or {})
+        req = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert req["nodeSelectorTerms"] and all(
+            pin in t["matchFields"] for t in req["nodeSelectorTerms"]
+        )
+        assert "matchFields" not in str(was), "the input is left alone"
