@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import pairwise
 
-from servegate.metrics.scaling import ScalingSample
+from servegate.metrics.scaling import REQUESTS, ScalingSample, served_unit
 
 
 def ready_seconds(samples: Sequence[ScalingSample], start: float, stop: float) -> dict[str, float]:
@@ -37,9 +37,10 @@ def ready_seconds(samples: Sequence[ScalingSample], start: float, stop: float) -
 
 
 def served_per_pod(samples: Sequence[ScalingSample]) -> dict[str, int]:
-    """Requests each pod completed: the highest reading of its counter over the series (a
-    counter only grows while its pod lives; a pod's last requests may fall after the last
-    reading)."""
+    """Work each pod completed, in the series' :func:`~servegate.metrics.scaling.served_unit`
+    (requests, or llama-server's output tokens): the highest reading of its counter over the
+    series (a counter only grows while its pod lives; a pod's last requests may fall after the
+    last reading)."""
     out: dict[str, int] = {}
     for s in samples:
         for pod, n in s.served_by_pod.items():
@@ -52,12 +53,13 @@ def counts_recorded(samples: Sequence[ScalingSample]) -> bool:
     return any(s.served_by_pod for s in samples)
 
 
-def pods_text(ready: dict[str, float] | None, served: dict[str, int]) -> str:
+def pods_text(ready: dict[str, float] | None, served: dict[str, int], unit: str = REQUESTS) -> str:
     """``pod: N requests, Ready Ts`` for every pod, busiest first, on one line (without the
-    Ready part when ``ready`` is None: the load's window is unknown)."""
+    Ready part when ``ready`` is None: the load's window is unknown); ``unit``: what the
+    counts count (``N output tokens`` on llama-server)."""
     pods = sorted(set(ready or {}) | set(served), key=lambda p: (-served.get(p, 0), p))
     return "; ".join(
-        f"{p}: {served.get(p, 0)} requests"
+        f"{p}: {served.get(p, 0)} {unit}"
         + ("" if ready is None else f", Ready {ready.get(p, 0.0):.0f}s of the load")
         for p in pods
     )
@@ -71,12 +73,14 @@ def check_replicas_served(
     at_least: int = 2,
 ) -> str | None:
     """None if every pod Ready for >= ``min_ready_s`` of [``start``, ``stop``] completed at
-    least one request, and at least ``at_least`` pods were (an added replica was there to
-    judge); else why, naming each pod's requests and Ready seconds."""
+    least one request (or output token, in the series' unit), and at least ``at_least`` pods
+    were (an added replica was there to judge); else why, naming each pod's served work and
+    Ready seconds."""
     ready = ready_seconds(samples, start, stop)
     served = served_per_pod(samples)
+    unit = served_unit(samples)
     judged = sorted(p for p, secs in ready.items() if secs >= min_ready_s)
-    detail = pods_text(ready, served) or "no pod was seen Ready"
+    detail = pods_text(ready, served, unit) or "no pod was seen Ready"
     if len(judged) < at_least:
         return (
             f"only {len(judged)} pod(s) were Ready for >= {min_ready_s:.0f}s of the load "
@@ -87,5 +91,5 @@ def check_replicas_served(
         return None
     return (
         f"{len(idle)} of {len(judged)} replicas Ready for >= {min_ready_s:.0f}s of the load "
-        f"served no request ({', '.join(idle)}); {detail}"
+        f"served no {'request' if unit == REQUESTS else unit} ({', '.join(idle)}); {detail}"
     )

@@ -25,12 +25,13 @@ class ScalingSample:
     ready: int | None = None  # the workload's status.readyReplicas
     hpa_desired: int | None = None  # the autoscaler's status.desiredReplicas
     metrics: dict[str, float] = field(default_factory=dict)  # autoscaler's current values
-    queue_depth: float | None = None  # sum of vllm:num_requests_waiting over the pods
+    queue_depth: float | None = None  # the server's queue gauge summed over the pods
     queue_by_pod: dict[str, float] = field(default_factory=dict)  # the same, per pod
     p50_ms: float | None = None  # e2e latency of requests completed in the last window
     p99_ms: float | None = None
     ready_pods: tuple[str, ...] | None = None  # the workload's pods Ready (not terminating)
-    served_by_pod: dict[str, float] = field(default_factory=dict)  # requests done since start
+    served_by_pod: dict[str, float] = field(default_factory=dict)  # work done since start
+    served_unit: str = "requests"  # what served_by_pod counts (the server's counter)
     errors: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -49,6 +50,18 @@ class ScalingSample:
                 "ready_pods": None if pods is None else tuple(pods),
             }
         )
+
+
+REQUESTS = "requests"
+"""The unit of ``served_by_pod`` when the server counts completed requests (vLLM's
+``vllm:request_success_total``); a server without a request counter reports its served work
+in another unit (llama-server: output tokens), named in ``served_unit``."""
+
+
+def served_unit(samples: Sequence[ScalingSample]) -> str:
+    """The unit of the series' per-pod served counts: that of the first sample carrying
+    counts (a sampler reads one counter throughout), ``requests`` if none does."""
+    return next((s.served_unit for s in samples if s.served_by_pod), REQUESTS)
 
 
 def replicas_of(s: ScalingSample, which: str) -> int | None:

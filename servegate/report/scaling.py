@@ -16,7 +16,13 @@ from servegate.metrics.replica_traffic import (
     ready_seconds,
     served_per_pod,
 )
-from servegate.metrics.scaling import ScalingSample, busiest_pod_share, peak
+from servegate.metrics.scaling import (
+    REQUESTS,
+    ScalingSample,
+    busiest_pod_share,
+    peak,
+    served_unit,
+)
 
 
 def _line(
@@ -139,12 +145,17 @@ def scaling_markdown(
         head += f" Busiest pod's share of the queue while several pods served: {share:.0%}."
     served = counts_recorded(samples)
     if served:
-        head += f" Requests completed per pod: {_served_text(samples, marks)}."
+        unit = served_unit(samples)
+        what = "Requests completed" if unit == REQUESTS else f"Served work ({unit})"
+        head += f" {what} per pod: {_served_text(samples, marks)}."
     if marks:
         head += " Marks: " + ", ".join(f"{k} at {v:.0f}s" for k, v in marks.items()) + "."
     names = sorted({k for s in samples for k in s.metrics})
     cols = ["t s", "desired", "ready", "queue", "per pod", *[f"HPA {n}" for n in names]]
-    cols += ["p50 ms", "p99 ms", *(["served per pod"] if served else [])]
+    served_col = (
+        f"served per pod{'' if served_unit(samples) == REQUESTS else ', ' + served_unit(samples)}"
+    )
+    cols += ["p50 ms", "p99 ms", *([served_col] if served else [])]
     lines = [head, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for s in _pick(samples, max_rows):
         cells = [f"{s.t:.0f}", _cell(s.desired), _cell(s.ready), _cell(s.queue_depth)]
@@ -164,4 +175,4 @@ def _served_text(samples: Sequence[ScalingSample], marks: Mapping[str, float] | 
     m = marks or {}
     window = (m["load start"], m["load stop"]) if {"load start", "load stop"} <= set(m) else None
     ready = None if window is None else ready_seconds(samples, *window)
-    return pods_text(ready, served_per_pod(samples))
+    return pods_text(ready, served_per_pod(samples), served_unit(samples))

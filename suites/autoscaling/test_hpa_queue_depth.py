@@ -11,6 +11,14 @@ and only reports each replica's requests (the added one gets few or none: a find
 Replicas, queue depth, the HPA's metric, latency and requests per pod are sampled throughout
 and plotted in the session report. Teardown: the load is always waited for, then the
 namespace is deleted.
+
+With ``--sg-overlay engine`` (llama.cpp's llama-server, docs/engine.md) the HPA scales on the
+engine's own queue, ``llamacpp:requests_deferred`` (requests waiting for a free slot), served
+per pod by prometheus-adapter as ``llamacpp_requests_deferred``, same target; the replica has
+2 slots (``--parallel 2``) and its decode time is its real compute (the decode knob has no
+equivalent). The load opens a new connection per request (ramp-autoscale-engine: the server
+closes every streamed connection), per-pod served work is counted in output tokens (the engine
+counts no requests) and there is no server-side latency; the keep-alive variant skips.
 """
 
 from __future__ import annotations
@@ -25,9 +33,8 @@ from servegate.harness.addons import NeedAddons
 pytestmark = HPA_MARKS
 
 # Each replica decodes 2 sequences in 20 ms steps: 12 users leave ~10 waiting on one pod,
-# twice the HPA's per-pod target of 5.
+# twice the HPA's per-pod target of 5. On the engine: 2 slots, decode at its own speed.
 SIM_ENV = {"SERVEGATE_SIM_MAX_NUM_SEQS": "2", "SERVEGATE_SIM_DECODE_BASE_S": "0.02"}
-TITLE = "Autoscaling: HPA on vllm_num_requests_waiting (prometheus-adapter)"
 
 
 @pytest.mark.parametrize("connections", VARIANTS)
@@ -36,12 +43,13 @@ def test_hpa_scales_up_and_down_on_queue_depth(
 ) -> None:
     sg_addons("prometheus-adapter")
     variant = hpa.variant("hpa-queue-depth", SIM_ENV, max_replicas=3)
+    title = f"Autoscaling: HPA on {hpa.queue_metric} (prometheus-adapter)"
 
     # >= 2 ready replicas within 100 s of the load start, 1 within 90 s of its end.
     ramp = hpa.ramp(
         variant,
         "hpa-queue-depth",
-        TITLE,
+        title,
         up_deadline_s=100.0,
         down_deadline_s=90.0,
         connections=connections,

@@ -27,7 +27,10 @@ from servegate.metrics.replica_traffic import (
     ready_seconds,
     served_per_pod,
 )
-from servegate.metrics.scaling import ScalingSample
+from servegate.metrics.scaling import REQUESTS, ScalingSample, served_unit
+
+OUTPUT_TOKENS = "output tokens"
+"""The unit of the pods' served counts on llama-server, which counts no requests."""
 
 CHURN = "churn"
 KEEP_ALIVE = "keep-alive"
@@ -79,14 +82,38 @@ def most_completions(sent: int, profile: Path) -> int:
     return sent + users + math.ceil(sent * UNRECORDED_SHARE)
 
 
+def most_served(sent: int, profile: Path, unit: str) -> int:
+    """:func:`most_completions` in the unit the pods' counters count: requests, or output
+    tokens (llama-server's ``tokens_predicted_total``), at most the profile's output length
+    per request (``ignore_eos``: the engine runs each reply to ``max_tokens``, a cut-off
+    reply stops short of it)."""
+    most = most_completions(sent, profile)
+    if unit == REQUESTS:
+        return most
+    if unit != OUTPUT_TOKENS:
+        raise ValueError(f"unit must be {REQUESTS!r} or {OUTPUT_TOKENS!r}, not {unit!r}")
+    out = load_yaml_file(profile, Profile).output
+    if out is None:
+        raise UserError(f"{profile}: output tokens per request need a length (output:)")
+    # the longest length the load draws (servegate.load.prompts.draw_length)
+    per_request = (
+        min(out.upper, max(out.min, round(out.mean))) if out.dist == "constant" else out.upper
+    )
+    return most * per_request
+
+
 def per_pod_figures(
     samples: list[ScalingSample], start: float, stop: float, sent: int | None = None
 ) -> dict[str, Any]:
-    """The section's per-replica figures: requests each pod completed and the seconds it was
-    Ready while the load ran (``start``/``stop`` on the series' time axis), beside the
-    requests the load generator recorded (``sent``, its own count)."""
+    """The section's per-replica figures: the work each pod completed (``requests_per_pod``,
+    or ``output_tokens_per_pod`` where the server counts no requests, see
+    :func:`~servegate.metrics.scaling.served_unit`) and the seconds it was Ready while the load
+    ran (``start``/``stop`` on the series' time axis), beside the requests the load generator
+    recorded (``sent``, its own count)."""
+    unit = served_unit(samples)
     return {
-        "requests_per_pod": served_per_pod(samples),
+        f"{unit.replace(' ', '_')}_per_pod": served_per_pod(samples),
+        "served_unit": unit,
         "requests_recorded_by_client": sent,
         "ready_s_during_load": {
             p: round(secs, 1) for p, secs in ready_seconds(samples, start, stop).items()
@@ -97,12 +124,13 @@ def per_pod_figures(
 
 def _overcounted(samples: list[ScalingSample], most: int) -> str | None:
     """Why the pods' counts cannot be trusted: they add up to more than the load can have
-    sent (``most``, see :func:`most_completions`)."""
+    sent (``most``, in the series' unit, see :func:`most_served`)."""
     total = sum(served_per_pod(samples).values())
     if total <= most:
         return None
+    what = "completed requests" if (unit := served_unit(samples)) == REQUESTS else unit
     return (
-        f"the pods count {total} completed requests, more than the {most} the load can have "
+        f"the pods count {total} {what}, more than the {most} the load can have "
         "sent: per-pod counts are wrong (a pod scraped twice?)"
     )
 
@@ -117,7 +145,8 @@ def replicas_served_verdict(
     over = None if most is None else _overcounted(samples, most)
     reason = over or check_replicas_served(samples, start, stop, MIN_READY_S)
     if reason is None:
-        return f"every replica Ready for >= {MIN_READY_S:.0f}s of the load served requests"
+        what = "requests" if (unit := served_unit(samples)) == REQUESTS else unit
+        return f"every replica Ready for >= {MIN_READY_S:.0f}s of the load served {what}"
     return reason
 
 

@@ -1,7 +1,9 @@
 """The ``hpa`` and ``keda`` fixtures and the markers of the HPA checks.
 
 suites/autoscaling re-exports the fixtures from its conftest.py; the meta-tests in
-tests/e2e/suites take them into their modules.
+tests/e2e/suites take them into their modules. The decision to skip a check that cannot run
+on the overlay is made here: the check modules say why (servegate.checks.autoscaling.hpa's
+``not_served``), the fixtures skip with that reason.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ NOT_ON_ENGINE = (
     "(SERVEGATE_SIM_*) and scales on vLLM's metric names, which llama-server has neither of; "
     "the engine overlays scale on llamacpp:requests_deferred instead (docs/engine.md)"
 )
+"""Why the KEDA checks skip on the engine overlay (the HPA checks say why per check:
+servegate.checks.autoscaling.hpa.not_served)."""
 
 NOT_ON_LLMD = (
     "not on the llmd overlay: the KEDA scenarios build their queue through the simulator's "
@@ -39,6 +43,21 @@ HPA_MARKS = [
 """``pytestmark`` of the HPA checks: pass/fail, with figures reported, on vllm-deployment."""
 
 
+def hpa_check(
+    cluster: ClusterHandle,
+    deploy_unit: DeployUnit,
+    run_profile: RunProfile,
+    scaling_sampler: SamplerFactory,
+    results: RunResults,
+    overlay: str,
+) -> HpaCheck:
+    """The HPA checks' steps on the overlay; a variant the overlay cannot serve skips the
+    check with the reason (``HpaCheck.variant``, ``HpaCheck.ramp``)."""
+    return HpaCheck(
+        cluster, deploy_unit, run_profile, scaling_sampler, results, overlay, pytest.skip
+    )
+
+
 @pytest.fixture
 def hpa(
     sg_cluster: ClusterHandle,
@@ -49,9 +68,7 @@ def hpa(
     sg_settings: Settings,
 ) -> HpaCheck:
     """The HPA checks' variant, deployment, load and judgement, on this test's fixtures."""
-    if sg_settings.overlay == "engine":
-        pytest.skip(NOT_ON_ENGINE)
-    return HpaCheck(
+    return hpa_check(
         sg_cluster, deploy_unit, run_profile, scaling_sampler, sg_results, sg_settings.overlay
     )
 

@@ -5,6 +5,12 @@ so a check finishes in minutes, the simulator made small enough that a short ram
 queue (or burns CPU), and the pods annotated for the node's Prometheus. :class:`HpaCheck`
 (the ``hpa`` fixture) deploys it, runs a load profile in a thread (:class:`LoadInBackground`)
 while the sampler records, and judges scale-up and scale-down.
+
+Per overlay: on ``llmd`` the simulator knobs become llm-d-inference-sim's flags
+(:data:`LLMD_FLAGS`); on ``engine`` (llama.cpp's llama-server) the sequence limit becomes its
+slots (``--parallel``), its decode time is its real compute (no knob), and the queue-depth
+HPA scales on its own queue, ``llamacpp_requests_deferred``. What a variant cannot be on an
+overlay, :func:`not_served` says; the fixture turns that into a skip.
 """
 
 from __future__ import annotations
@@ -13,18 +19,18 @@ import contextlib
 import copy
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from servegate.checks.autoscaling.connections import (
     CHURN,
     KEEP_ALIVE,
-    most_completions,
+    most_served,
     per_pod_figures,
     ramp_profile,
     replicas_served_verdict,
@@ -34,7 +40,7 @@ from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
 from servegate.harness.deploy import Deployed
 from servegate.harness.load import LoadResult, RunProfile
 from servegate.harness.scaling import SamplerFactory, ScalingSampler
-from servegate.metrics.scaling import ScalingSample, first_time
+from servegate.metrics.scaling import ScalingSample, check_reached, first_time, served_unit
 from servegate.paths import manifests_root
 from servegate.report.run_index import RunResults
 
@@ -44,8 +50,12 @@ Mutate = Callable[[list[Obj]], list[Obj]]
 UNIT = "vllm-deployment"
 WORKLOAD = "vllm"
 RAMP_PROFILE = "ramp-autoscale"
+ENGINE_RAMP_PROFILE = "ramp-autoscale-engine"
+"""ramp-autoscale with a new connection per request: llama-server closes every streamed
+response's connection (docs/engine.md), so the shipped one-close-every-2-requests would race."""
 SIM_IMAGE = "servegate.local/sim"
 LLMD_IMAGE = "servegate.local/llmd-sim"
+ENGINE_IMAGE = "servegate.local/engine"
 #: The simulator knobs the HPA checks set, as llm-d-inference-sim's flags (``--sg-overlay
 #: llmd``): sequences decoded at once, and the time between two tokens of a sequence (the
 #: simulator's decode step, which with this few sequences is its per-token time).
@@ -53,6 +63,35 @@ LLMD_FLAGS: dict[str, Callable[[str], str]] = {
     "SERVEGATE_SIM_MAX_NUM_SEQS": lambda v: f"--max-num-seqs={int(v)}",
     "SERVEGATE_SIM_DECODE_BASE_S": lambda v: f"--inter-token-latency={float(v) * 1000:g}ms",
 }
+#: The simulator knobs as llama-server's flags (``--sg-overlay engine``; its parser takes a
+#: flag and its value as two items, never ``--flag=value``): sequences decoded at once are
+#: its slots.
+ENGINE_FLAGS: dict[str, Callable[[str], list[str]]] = {
+    "SERVEGATE_SIM_MAX_NUM_SEQS": lambda v: ["--parallel", str(int(v))],
+}
+#: Knobs llama-server has no flag for because what they set is its real compute: the decode
+#: step's time is what the tiny model costs on the pod's CPUs (and whatever else runs there).
+ENGINE_REAL_COMPUTE = frozenset({"SERVEGATE_SIM_DECODE_BASE_S"})
+#: The components whose metric llama-server serves: the queue-depth HPA, on
+#: ``llamacpp_requests_deferred`` (:data:`QUEUE_METRICS`).
+ENGINE_COMPONENTS = frozenset({"hpa-queue-depth"})
+#: The per-pod queue metric the custom metrics API serves for each overlay's model server
+#: (prometheus-adapter's rules, servegate/cluster/addons/prometheus_adapter.py): vLLM's
+#: requests waiting, or llama-server's requests deferred for want of a free slot.
+VLLM_QUEUE_METRIC = "vllm_num_requests_waiting"
+QUEUE_METRICS = {"engine": "llamacpp_requests_deferred"}
+
+NOT_CPU_ON_ENGINE = (
+    "not on the engine overlay: the CPU check's request (50m) and target are sized for the "
+    "simulator's per-token CPU cost, set through SERVEGATE_SIM_DECODE_BASE_S; llama-server's "
+    "decode is real compute that takes the node's cores under any load, so crossing the "
+    "target would prove nothing (docs/engine.md)"
+)
+KEEP_ALIVE_NOT_ON_ENGINE = (
+    "not on the engine overlay: llama-server closes every streamed response's connection "
+    "(announcing keep-alive), so no client keeps its connection to the first replica; the "
+    "churn variant, a new connection per request, is what this server gives (docs/engine.md)"
+)
 
 # Scale-down in the test variant: 15 s stabilisation and up to 4 pods per 15 s, instead of the
 # reference 600 s / 1 pod per 300 s (a new vLLM replica costs minutes of model load; a
@@ -128,7 +167,8 @@ def variant(
       their Service (the local cluster's Prometheus reads both: annotating a monitored pod
       would scrape it twice and double every sum over its series);
     - sets simulator knobs through SERVEGATE_SIM_* variables on the simulator image, and as
-      the matching flags (:data:`LLMD_FLAGS`) on llm-d-inference-sim's;
+      the matching flags on llm-d-inference-sim's (:data:`LLMD_FLAGS`) and llama-server's
+      (:data:`ENGINE_FLAGS`);
     - ``cpu_request``: the container's CPU request, the base of a Utilization target;
     - ``drop_gpu``: no nvidia.com/gpu request (the local cluster's one real node has three
       simulated GPUs shared by every test running at the time; scaling does not need them).
@@ -155,15 +195,79 @@ def variant(
     return mutate
 
 
+def unflagged(overlay: str, sim_env: dict[str, str]) -> list[str]:
+    """The knobs of ``sim_env`` the overlay's server has no equivalent of, sorted (none on
+    the simulator; on ``engine`` the decode time is no gap: it is the engine's compute)."""
+    if overlay == "llmd":
+        return sorted(set(sim_env) - set(LLMD_FLAGS))
+    if overlay == "engine":
+        return sorted(set(sim_env) - set(ENGINE_FLAGS) - ENGINE_REAL_COMPUTE)
+    return []
+
+
+def not_served(overlay: str, component: str, sim_env: dict[str, str]) -> str | None:
+    """Why the variant with ``component``'s HPA and the knobs ``sim_env`` cannot be deployed
+    on ``overlay``, or None (the ``hpa`` fixture skips the check with this reason)."""
+    if overlay == "engine" and component not in ENGINE_COMPONENTS:
+        return (
+            NOT_CPU_ON_ENGINE
+            if component == "hpa-cpu"
+            else (f"not on the engine overlay: llama-server serves no metric for {component}")
+        )
+    missing = unflagged(overlay, sim_env)
+    if not missing:
+        return None
+    server = {"llmd": "llm-d-inference-sim", "engine": "llama-server"}[overlay]
+    kind = "knob" if len(missing) == 1 else "knobs"
+    return (
+        f"not on the {overlay} overlay: this check sets {', '.join(missing)}, a simulator"
+        f" {kind} {server} has no flag for"
+    )
+
+
 def llmd_args(args: list[str], sim_env: dict[str, str]) -> list[str]:
     """llm-d-inference-sim's ``--name=value`` args with the knobs of ``sim_env`` in place of
     the overlay's values; a knob it has no flag for is a one-line error."""
-    missing = sorted(set(sim_env) - set(LLMD_FLAGS))
+    missing = unflagged("llmd", sim_env)
     if missing:
         raise UserError(f"llm-d-inference-sim has no flag for {', '.join(missing)}")
     new = [LLMD_FLAGS[k](v) for k, v in sim_env.items()]
     names = {f.split("=", 1)[0] for f in new}
     return [a for a in args if a.split("=", 1)[0] not in names] + new
+
+
+def engine_args(args: list[str], sim_env: dict[str, str]) -> list[str]:
+    """llama-server's args (``--flag value`` pairs) with the knobs of ``sim_env`` that have a
+    flag (:data:`ENGINE_FLAGS`) in place of the overlay's values; the decode-time knob is the
+    engine's compute and sets nothing; any other knob is a one-line error."""
+    missing = unflagged("engine", sim_env)
+    if missing:
+        raise UserError(f"llama-server has no flag for {', '.join(missing)}")
+    out = list(args)
+    for knob, value in sim_env.items():
+        if knob not in ENGINE_FLAGS:
+            continue
+        flag, *new = ENGINE_FLAGS[knob](value)
+        if flag in out:
+            i = out.index(flag)
+            out[i + 1 : i + 1 + len(new)] = new
+        else:
+            out += [flag, *new]
+    return out
+
+
+def queue_metric_for(overlay: str, hpa: Obj) -> Obj:
+    """``hpa`` with its per-pod vLLM queue metric (:data:`VLLM_QUEUE_METRIC`) renamed to the
+    overlay's server's (:data:`QUEUE_METRICS`), target unchanged; as it was elsewhere."""
+    name = QUEUE_METRICS.get(overlay)
+    if name is None:
+        return hpa
+    out = copy.deepcopy(hpa)
+    for m in out["spec"].get("metrics") or []:
+        metric = (m.get("pods") or {}).get("metric") or {}
+        if m.get("type") == "Pods" and metric.get("name") == VLLM_QUEUE_METRIC:
+            metric["name"] = name
+    return out
 
 
 def _matches(selector: Obj | None, labels: dict[str, Any]) -> bool:
@@ -205,6 +309,8 @@ def _patch_pod(
             c["env"] = env + [{"name": k, "value": v} for k, v in sim_env.items()]
         elif str(c.get("image", "")).startswith(LLMD_IMAGE):
             c["args"] = llmd_args(c.get("args") or [], sim_env)
+        elif str(c.get("image", "")).startswith(ENGINE_IMAGE):
+            c["args"] = engine_args(c.get("args") or [], sim_env)
         res = c.setdefault("resources", {})
         if cpu is not None:
             res.setdefault("requests", {})["cpu"] = cpu
@@ -213,16 +319,41 @@ def _patch_pod(
                 (res.get(part) or {}).pop("nvidia.com/gpu", None)
 
 
+def _run_wall(result: LoadResult, key: str) -> float | None:
+    try:
+        doc = json.loads((Path(result.run_dir) / "run.json").read_text())
+        return float(doc[key]) / 1e9
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def load_end_wall(result: LoadResult) -> float | None:
     """Unix time the load run ended (its run.json), or None if it is unreadable.
 
     The run_profile call returns seconds later (reports are written first): marking "load
     stop" then would flatter the scale-down time."""
-    try:
-        doc = json.loads((Path(result.run_dir) / "run.json").read_text())
-        return float(doc["end_ns"]) / 1e9
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+    return _run_wall(result, "end_ns")
+
+
+def load_start_wall(result: LoadResult) -> float | None:
+    """Unix time the load run began sending (its run.json), or None if it is unreadable."""
+    return _run_wall(result, "start_ns")
+
+
+LOAD_SETUP_S = 420.0
+"""The longest a load run may take from its start to its first request seen at the pods. On
+this host, about a second; from Locust pods in the cluster (where this host cannot route to
+Services), the pods start and each worker is calibrated first: about 110 s in foreign mode on
+the local cluster. The autoscaler's deadlines count from the first request, not from then."""
+
+
+def first_load_seen(samples: list[ScalingSample], since: float) -> ScalingSample | None:
+    """The first sample at or after ``since`` in which the pods show load (requests queued or
+    work served), or None."""
+    for x in samples:
+        if x.t >= since and ((x.queue_depth or 0) > 0 or sum(x.served_by_pod.values()) > 0):
+            return x
+    return None
 
 
 def decided_after(samples: list[ScalingSample], since: float, at_least: int = 2) -> float:
@@ -279,8 +410,9 @@ class Served:
 @dataclass(frozen=True)
 class Ramp:
     """What one measured ramp left: the load run, the series, the figures (seconds), the
-    load's start and stop on the series' time axis and the most requests the pods can have
-    completed (:func:`~servegate.checks.autoscaling.connections.most_completions`)."""
+    load's start and stop on the series' time axis and the most work the pods can have
+    completed, in the unit they count: requests, or output tokens on llama-server
+    (:func:`~servegate.checks.autoscaling.connections.most_served`)."""
 
     load: LoadResult
     samples: list[ScalingSample]
@@ -293,6 +425,10 @@ class Ramp:
         return ", ".join(f"{k} {v:.0f}" for k, v in self.figures.items())
 
 
+def _refuse(reason: str) -> None:
+    raise UserError(reason)
+
+
 @dataclass(frozen=True)
 class HpaCheck:
     """What an HPA check runs against (the plugin's fixtures, as one) and its steps."""
@@ -303,6 +439,14 @@ class HpaCheck:
     scaling_sampler: SamplerFactory
     results: RunResults
     overlay: str = "sim"
+    #: Called with the reason when a variant cannot run on the overlay (:func:`not_served`):
+    #: the ``hpa`` fixture passes ``pytest.skip``; the default fails with the reason.
+    not_applicable: Callable[[str], None] = field(default=_refuse)
+
+    @property
+    def queue_metric(self) -> str:
+        """The per-pod queue metric the queue-depth HPA scales on for this overlay."""
+        return QUEUE_METRICS.get(self.overlay, VLLM_QUEUE_METRIC)
 
     def variant(
         self,
@@ -314,21 +458,58 @@ class HpaCheck:
         max_replicas: int | None = None,
         metrics: list[Obj] | None = None,
     ) -> Mutate:
-        """The test variant with ``component``'s HPA (overrides as in :func:`hpa_for`); on
-        the local cluster the pods do not request a GPU. On the llmd overlay a check whose
-        simulator knobs llm-d-inference-sim has no flag for is skipped, saying which."""
-        missing = sorted(set(sim_env) - set(LLMD_FLAGS))
-        if self.overlay == "llmd" and missing:
-            pytest.skip(
-                f"not on the llmd overlay: this check sets {', '.join(missing)}, a simulator"
-                " knob llm-d-inference-sim has no flag for"
-            )
+        """The test variant with ``component``'s HPA (overrides as in :func:`hpa_for`, the
+        queue metric the overlay's server's: :func:`queue_metric_for`); on the local cluster
+        the pods do not request a GPU. A variant the overlay cannot serve (:func:`not_served`)
+        goes to :attr:`not_applicable` with the reason."""
+        reason = not_served(self.overlay, component, sim_env)
+        if reason is not None:
+            self.not_applicable(reason)
+            raise UserError(reason)  # not_applicable did not stop the check
+        overlay = self.overlay
         return variant(
-            lambda target: hpa_for(component, target, min_replicas, max_replicas, metrics),
+            lambda target: queue_metric_for(
+                overlay, hpa_for(component, target, min_replicas, max_replicas, metrics)
+            ),
             sim_env,
             cpu_request=cpu_request,
             drop_gpu=self.cluster.kind == "local",
         )
+
+    @staticmethod
+    def _load_began(s: ScalingSampler, load: LoadInBackground) -> float:
+        """Wait for the first sign of the load at the pods and mark it "load start"."""
+        t0 = s.now()
+        while True:
+            seen = first_load_seen(s.snapshot(), t0)
+            if seen is not None:
+                return s.mark("load start", seen.wall)
+            if not load.alive():  # ended before any sign: join() says why
+                return s.mark("load start")
+            if s.now() - t0 > LOAD_SETUP_S:
+                raise UserError(
+                    f"no request of the load reached the pods within {LOAD_SETUP_S:.0f}s of"
+                    " its start (see the load run's log)"
+                )
+            time.sleep(0.5)
+
+    @staticmethod
+    def _judged_from_recorded_start(
+        s: ScalingSampler, res: LoadResult, start: float, up_deadline_s: float
+    ) -> float:
+        """The run's recorded start (earlier than the first sign at the pods) as "load
+        start", and the scale-up judged again from it."""
+        began = load_start_wall(res)
+        if began is None:
+            return start
+        recorded = s.mark("load start", began)
+        if recorded < start:
+            reason = check_reached(s.snapshot(), 2, up_deadline_s, recorded)
+            if reason is not None:
+                raise UserError(f"from the load's recorded start: {reason}")
+            return recorded
+        s.marks["load start"] = start  # a pod's clock behind this host's: keep the first sign
+        return start
 
     @contextlib.contextmanager
     def served(self, mutate: Mutate, name: str) -> Iterator[Served]:
@@ -363,8 +544,12 @@ class HpaCheck:
         seconds. ``connections``: the profile as shipped (``churn``) or its ``keep-alive``
         copy (the section's name and title then say so)."""
         if connections == KEEP_ALIVE:
+            if self.overlay == "engine":
+                self.not_applicable(KEEP_ALIVE_NOT_ON_ENGINE)
+                raise UserError(KEEP_ALIVE_NOT_ON_ENGINE)
             name, title = f"{name}-{KEEP_ALIVE}", f"{title}, keep-alive connections"
-        profile = ramp_profile(RAMP_PROFILE, connections, self.results.root)
+        base = ENGINE_RAMP_PROFILE if self.overlay == "engine" else RAMP_PROFILE
+        profile = ramp_profile(base, connections, self.results.root)
         figures: dict[str, float] = {}
         with self.served(mutate, name) as sv:
             s = sv.sampler
@@ -373,16 +558,20 @@ class HpaCheck:
             sent: int | None = None  # requests the load generator recorded
             most: int | None = None  # ... and the most the pods can have completed
             try:
-                load = self.load(profile, sv.url)
-                start = s.mark("load start")
-                load.start()
+                load = self.load(profile, sv.url).start()
                 try:
-                    figures["up_s"] = s.wait_reached(2, up_deadline_s, since=start)
-                    figures["decided_s"] = decided_after(s.samples, start)
+                    # Deadlines count from the first request, not from the load's set-up
+                    # (in-cluster Locust pods start and calibrate first): provisionally from
+                    # the first sample that shows load, then from the run's recorded start.
+                    start = self._load_began(s, load)
+                    s.wait_reached(2, up_deadline_s, since=start)
                 finally:
                     res = load.join(600)
+                start = self._judged_from_recorded_start(s, res, start, up_deadline_s)
+                figures["up_s"] = s.took_to_reach(2, since=start)
+                figures["decided_s"] = decided_after(s.samples, start)
                 sent = res.summary.counts.total
-                most = most_completions(sent, profile)
+                most = most_served(sent, profile, served_unit(s.snapshot()))
                 stop = s.mark("load stop", load_end_wall(res))
                 figures["down_s"] = s.wait_settled(1, down_deadline_s, since=stop)
             finally:

@@ -114,7 +114,16 @@ def cold_start_pod(
     if node_selector:
         spec.setdefault("nodeSelector", {}).update(node_selector)
     spec["restartPolicy"] = "Never"  # a failed start is a failed sample, not a retry
+    # Deleted as soon as its sample is taken: no grace period, and so no preStop pause (the
+    # reference Deployment's drain; the API refuses a sleep not shorter than the grace period).
     spec["terminationGracePeriodSeconds"] = 0
+    for c in spec["containers"]:
+        lifecycle = c.get("lifecycle") or {}
+        lifecycle.pop("preStop", None)
+        if lifecycle:
+            c["lifecycle"] = lifecycle
+        else:
+            c.pop("lifecycle", None)
     return {
         "apiVersion": "v1",
         "kind": "Pod",

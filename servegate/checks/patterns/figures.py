@@ -299,6 +299,28 @@ def cold_start_markdown(samples: dict[str, list[float]], notes: dict[str, str]) 
     return markdown_table(cols, rows)
 
 
+def sweep_knee(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the sweep saturated, from its step verdicts (in step order): the last rate that
+    met every criterion and the first that did not (None when there was none), and one line
+    saying so."""
+    passed = [v for v in verdicts if v.get("passed")]
+    failed = [v for v in verdicts if not v.get("passed")]
+    last_ok = passed[-1]["level"] if passed else None
+    first_bad = failed[0]["level"] if failed else None
+    if last_ok is None and first_bad is None:
+        text = "not known: no step was judged"
+    elif first_bad is None:
+        text = f"not reached: every step up to {last_ok:g} req/s met its criteria"
+    elif last_ok is None:
+        text = f"below the first step: {first_bad:g} req/s failed ({failed[0].get('reason', '')})"
+    else:
+        text = (
+            f"between {last_ok:g} and {first_bad:g} req/s offered: {last_ok:g} met every "
+            f"criterion, {first_bad:g} did not ({failed[0].get('reason', '')})"
+        )
+    return {"last_met_rps": last_ok, "first_failed_rps": first_bad, "text": text}
+
+
 __all__ = [
     "PATTERN_COLUMNS",
     "RAG_STAGES",
@@ -316,4 +338,5 @@ __all__ = [
     "rag_figures",
     "rag_markdown",
     "spread",
+    "sweep_knee",
 ]

@@ -7,7 +7,9 @@ cluster), so the client plays the application: each user request is an embedding
 shared 512-token "retrieved" context plus the query (loadprofiles/patterns/pattern-rag.yaml).
 The two records of a request share a ``chain`` tag, which joins them into stage figures.
 
-Setup: deploy rag-system (sim overlay). Assess: run the profile; per stage and end to end, the
+Setup: deploy rag-system (the run's overlay; with ``--sg-overlay engine`` its LLM is llama.cpp's
+llama-server and the profile opens a new connection per request, as llama-server closes every
+streamed connection). Assess: run the profile; per stage and end to end, the
 latency percentiles; the MLPerf llama3.1-8b server limits applied to what the user waits for
 (query sent -> first answer token, p99 <= 2000 ms) and to the answer's TPOT (p99 <= 100 ms);
 cost of the LLM's GPUs per million answer tokens. Teardown: the deploy fixture.
@@ -34,6 +36,7 @@ from servegate.checks.patterns.report import PatternTable
 from servegate.config.prices import load_prices
 from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
 from servegate.harness.load import PROFILE_DIR, RunProfile, served_model
+from servegate.harness.settings import Settings
 from servegate.metrics.io import read_records
 from servegate.report.run_index import RunResults
 
@@ -50,12 +53,22 @@ reference unit: the retrieved context is one of four fixed 512-token prefixes ch
 client, not looked up with the embedding. So the stage split (embed, generate) and the client's
 end-to-end wait are measured for real through the cluster's Services; the absolute figures are
 the simulator's."""
+ENGINE_NOTE = """\
+What the engine overlay runs: `llm-service` is llama.cpp's llama-server computing on the pod's
+CPUs with servegate's tiny generated model (docs/engine.md): real tokenisation, prefill and
+decode, so the generation stage's figures are a real engine's on this machine, not a GPU's;
+`embedding-service` stays the simulator's `/v1/embeddings` (random unit vectors keyed on the
+text). There is no vector store or retrieval step in the reference unit: the retrieved context
+is one of four fixed 512-token prefixes chosen by the client, not looked up with the
+embedding."""
 
 
-def _rag_profile(out: Path, embeddings_url: str, embedding_model: str) -> Path:
+def _rag_profile(out: Path, embeddings_url: str, embedding_model: str, overlay: str) -> Path:
     doc = yaml.safe_load((PROFILE_DIR / "patterns" / "pattern-rag.yaml").read_text())
     doc["endpoints"] = {"embeddings": f"{embeddings_url}/v1/embeddings"}
     doc["embedding_model"] = embedding_model
+    if overlay == "engine":  # llama-server closes every streamed connection (docs/engine.md)
+        doc["connections"] = {"mode": "per-request"}
     path = out / "pattern-rag.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -68,7 +81,9 @@ def test_rag_end_to_end(
     sg_results: RunResults,
     sg_test_dir: Path,
     pattern_table: PatternTable,
+    sg_settings: Settings,
 ) -> None:
+    overlay = sg_settings.overlay
     with deployed_pattern(sg_cluster, deploy_unit, "rag-system") as pattern:
         ns, llm_svc, emb_svc = pattern.namespace, pattern.service(8000), pattern.service(8080)
         with (
@@ -77,7 +92,7 @@ def test_rag_end_to_end(
         ):
             wait_serving(llm_url)
             wait_serving(emb_url)
-            profile = _rag_profile(sg_test_dir, emb_url, served_model(emb_url))
+            profile = _rag_profile(sg_test_dir, emb_url, served_model(emb_url), overlay)
             pattern.wait_scraped()
             res = run_profile(profile, llm_url, model="auto")
         s = res.summary
@@ -110,7 +125,7 @@ def test_rag_end_to_end(
         "embeddings then streamed chat; figures from the joined records (tag `chain`).\n\n"
         + rag_markdown(fig)
         + "\n\n"
-        + SIM_NOTE
+        + (ENGINE_NOTE if overlay == "engine" else SIM_NOTE)
     )
     sg_results.section("rag-end-to-end", "RAG system end to end", md, data=data)
     pattern_table.add("rag-system", pattern_row("rag-system", head, cost, util), data)

@@ -1,11 +1,15 @@
 """Sweep to saturation of the vLLM Deployment pattern on the cluster.
 
-Setup: deploy vllm-deployment (sim overlay). Assess: open-loop Poisson rates 4, 16, 28, ...
-req/s, 8 s per step (loadprofiles/patterns/pattern-sweep.yaml), judged per step after a 2 s
-settle (error rate <= 1 %, achieved >= 90 % of offered, p99 TTFT <= 2000 ms); the run stops
-after the first failing step. The run's report.html plots throughput against p99 TTFT and
-TPOT (one point per step); the session index gets the step table and the same plot. On the
-local cluster "saturation" is that of the whole machine (simulator, kube-proxy and load
+Setup: deploy vllm-deployment (the run's overlay). Assess: open-loop Poisson rates 4, 16,
+28, ... req/s, 8 s per step (loadprofiles/patterns/pattern-sweep.yaml), judged per step after
+a 2 s settle (error rate <= 1 %, achieved >= 90 % of offered, p99 TTFT <= 2000 ms); the run
+stops after the first failing step. With ``--sg-overlay engine`` (llama.cpp's llama-server
+on CPU, docs/engine.md) the steps are 4, 8, 12, ... req/s, 10 s each, with the same
+criteria (loadprofiles/patterns/pattern-sweep-engine.yaml: the engine's short chat, a new
+connection per request): the default's 12 req/s steps would cross one engine pod's knee in a
+step or two. The run's report.html plots throughput against p99 TTFT and TPOT (one point per
+step); the session index gets the knee, the step table and the same plot. On the local
+cluster "saturation" is that of the whole machine (model server, kube-proxy and load
 generator share 2 cores), which the section states. Teardown: the deploy fixture.
 """
 
@@ -18,15 +22,23 @@ from typing import Any
 import pytest
 
 from servegate.checks.patterns.env import serving_service, wait_serving
-from servegate.checks.patterns.figures import markdown_table
+from servegate.checks.patterns.figures import markdown_table, sweep_knee
 from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
 from servegate.harness.load import RunProfile
+from servegate.harness.settings import Settings
 from servegate.report.html import sweep_figure
 from servegate.report.run_index import RunResults
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.e2e, pytest.mark.vllm_deployment]
 
 PROFILE = "patterns/pattern-sweep"
+PROFILES = {"engine": "patterns/pattern-sweep-engine"}
+"""The sweep per overlay where the default's steps do not fit the server: one CPU engine pod
+would be crossed in a step or two of 12 req/s."""
+SERVERS = {
+    "engine": "llama.cpp's llama-server (engine overlay), real compute on the node's CPUs",
+    "llmd": "llm-d-inference-sim (llmd overlay)",
+}
 
 
 def _f(v: float | None, spec: str) -> str:
@@ -50,13 +62,17 @@ def test_sweep_to_saturation_on_vllm_deployment(
     deploy_unit: DeployUnit,
     run_profile: RunProfile,
     sg_results: RunResults,
+    sg_settings: Settings,
 ) -> None:
+    overlay = sg_settings.overlay
+    profile = PROFILES.get(overlay, PROFILE)
+    server = SERVERS.get(overlay, f"servegate's simulator ({overlay} overlay)")
     with (
         deploy_unit("vllm-deployment", timeout_s=600) as dep,
         service_url(sg_cluster, dep.namespace, serving_service(dep.objects)) as url,
     ):
         wait_serving(url)
-        res = run_profile(PROFILE, url, model="auto")
+        res = run_profile(profile, url, model="auto")
     s = res.summary
     verdicts = {v["step"]: v for v in step_verdicts(res.run_dir)}
     rows = [
@@ -72,27 +88,30 @@ def test_sweep_to_saturation_on_vllm_deployment(
         }
         for i, st in enumerate(s.stages)
     ]
-    failed = [v for v in verdicts.values() if not v.get("passed")]
-    knee = (
-        f"Saturated at {failed[0]['level']:g} req/s: {failed[0]['reason']}."
-        if failed
-        else "No step failed its criteria: the top rate was served."
-    )
+    k = sweep_knee([verdicts[i] for i in sorted(verdicts)])
     cols = tuple(rows[0]) if rows else ("step",)
     top = max((st.throughput.requests_per_s for st in s.stages), default=0.0)
     md = (
-        f"Run [{res.run_dir.name}]({res.run_dir.name}/report.md) against vllm-deployment "
-        f"(sim overlay). {knee} Highest achieved rate: {top:.2f} req/s (whole step; the "
+        f"**Knee: {k['text']}**\n\n"
+        f"Run [{res.run_dir.name}]({res.run_dir.name}/report.md) against vllm-deployment, "
+        f"served by {server}. Highest achieved rate: {top:.2f} req/s (whole step; the "
         "verdict counts only requests sent after the settle). Each step is judged after its "
         "settle; the sweep stops after the first step that fails its criteria. On the local "
-        "cluster the simulator, kube-proxy and the load generator share the machine's cores, "
-        "so the knee is the machine's, not a GPU's.\n\n" + markdown_table(cols, rows)
+        "cluster the model server, kube-proxy and the load generator share the machine's "
+        "cores, so the knee is the machine's, not a GPU's.\n\n" + markdown_table(cols, rows)
     )
     sg_results.section(
         "sweep-vllm-deployment",
         "Sweep to saturation: vllm-deployment",
         md,
-        data={"run_dir": res.run_dir.name, "steps": rows, "verdicts": list(verdicts.values())},
+        data={
+            "run_dir": res.run_dir.name,
+            "overlay": overlay,
+            "profile": profile,
+            "knee": k,
+            "steps": rows,
+            "verdicts": list(verdicts.values()),
+        },
         figures=[sweep_figure([s])],
     )
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from servegate.checks.autoscaling.fixtures import hpa_check
 from servegate.checks.autoscaling.hpa import (
     TEST_SCALE_DOWN,
-    HpaCheck,
     LoadInBackground,
     component_hpa,
     cpu_metric,
@@ -146,13 +146,14 @@ def test_llmd_args_refuse_a_knob_without_a_flag() -> None:
 
 
 def test_llmd_check_skips_when_a_knob_has_no_flag() -> None:
-    check = HpaCheck(
+    # the hpa fixture's check: a variant the overlay cannot serve skips
+    check = hpa_check(
         SimpleNamespace(kind="local"),  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
-        overlay="llmd",
+        "llmd",
     )
     with pytest.raises(pytest.skip.Exception, match="SERVEGATE_SIM_DECODE_PER_SEQ_S"):
         check.variant("hpa-queue-depth", {"SERVEGATE_SIM_DECODE_PER_SEQ_S": "0.001"})

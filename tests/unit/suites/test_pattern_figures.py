@@ -8,6 +8,7 @@ the suite asserts on.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -30,6 +31,7 @@ from servegate.checks.patterns.figures import (
     pattern_row,
     rag_figures,
     spread,
+    sweep_knee,
 )
 from servegate.checks.patterns.storage import (
     claims_of,
@@ -196,6 +198,26 @@ def test_cold_start_pod_swaps_the_cache_volume_and_never_restarts() -> None:
     assert template["spec"]["containers"][0]["args"] == ["--port", "8000"]  # not mutated
 
 
+def test_cold_start_pod_drops_the_pre_stop_pause_with_the_grace_period() -> None:
+    # the reference Deployment pauses 10 s before SIGTERM; with no grace period the API
+    # refuses that pause (it must be shorter than the grace period), so the bare pod has none
+    hooks = {"preStop": {"sleep": {"seconds": 10}}, "postStart": {"exec": {"command": ["true"]}}}
+    template: dict[str, Any] = {
+        "spec": {
+            "terminationGracePeriodSeconds": 30,
+            "containers": [
+                {"name": "vllm", "lifecycle": copy.deepcopy(hooks)},
+                {"name": "side", "lifecycle": {"preStop": {"sleep": {"seconds": 10}}}},
+            ],
+        }
+    }
+    spec = cold_start_pod(template, "cold-0", {"emptyDir": {}}, [], None)["spec"]
+    assert spec["terminationGracePeriodSeconds"] == 0
+    assert spec["containers"][0]["lifecycle"] == {"postStart": hooks["postStart"]}
+    assert "lifecycle" not in spec["containers"][1]
+    assert template["spec"]["containers"][0]["lifecycle"] == hooks  # not mutated
+
+
 def test_admit_product_widens_only_the_product_term() -> None:
     sts: dict[str, Any] = {
         "kind": "StatefulSet",
@@ -341,3 +363,26 @@ def test_host_dirs_removed_only_under_their_root(tmp_path: Path) -> None:
     assert not (root / "a").exists() and (root / "b").is_dir() and outside.is_dir()
     remove_host_dirs(root, ["b"])
     assert not root.exists()  # the root goes once it is empty
+
+
+def _step(level: float, passed: bool, reason: str = "") -> dict[str, object]:
+    return {"level": level, "passed": passed, "reason": reason}
+
+
+def test_sweep_knee_lies_between_the_last_met_and_the_first_failed_step() -> None:
+    k = sweep_knee(
+        [_step(1, True), _step(2, True), _step(3, False, "achieved 0.86 of the offered rate")]
+    )
+    assert k == {
+        "last_met_rps": 2,
+        "first_failed_rps": 3,
+        "text": "between 2 and 3 req/s offered: 2 met every criterion, 3 did not "
+        "(achieved 0.86 of the offered rate)",
+    }
+    low = sweep_knee([_step(4, False, "achieved 0.22 of the offered rate")])
+    assert low["last_met_rps"] is None and low["first_failed_rps"] == 4
+    assert low["text"] == "below the first step: 4 req/s failed (achieved 0.22 of the offered rate)"
+    top = sweep_knee([_step(4, True), _step(16, True)])
+    assert top["first_failed_rps"] is None
+    assert top["text"] == "not reached: every step up to 16 req/s met its criteria"
+    assert sweep_knee([])["text"] == "not known: no step was judged"
