@@ -61,3 +61,83 @@ def container_nodes(api_client: Any) -> tuple[str, ...] | None:
 def _ready(node: dict[str, Any]) -> bool:
     conditions = (node.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _expression_holds(expr: dict[str, Any], value: str | None) -> bool:
+    op, values = expr.get("operator"), [str(v) for v in expr.get("values") or []]
+    if op == "In":
+        return value is not None and value in values
+    if op == "NotIn":
+        return value is None or value not in values
+    if op == "Exists":
+        return value is not None
+    if op == "DoesNotExist":
+        return value is None
+    if op in ("Gt", "Lt") and value is not None and values:
+        try:
+            a, b = int(value), int(values[0])
+        except ValueError:
+            return False
+        return a > b if op == "Gt" else a < b
+    return False
+
+
+def admits(pod_spec: dict[str, Any], node: dict[str, Any]) -> bool:
+    """Whether ``node`` (a Node as a dict) satisfies the pod spec's ``nodeSelector`` and its
+    required node affinity (terms ORed, expressions ANDed; ``matchFields`` on
+    ``metadata.name``), as the scheduler reads them. Taints and resources are not judged."""
+    meta = node.get("metadata") or {}
+    labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+    if any(labels.get(k) != str(v) for k, v in (pod_spec.get("nodeSelector") or {}).items()):
+        return False
+    affinity = (pod_spec.get("affinity") or {}).get("nodeAffinity") or {}
+    required = affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    terms = required.get("nodeSelectorTerms") or []
+    if not terms:
+        return True
+
+    def term_holds(term: dict[str, Any]) -> bool:
+        exprs = term.get("matchExpressions") or []
+        fields = term.get("matchFields") or []
+        if not exprs and not fields:
+            return False  # an empty term matches no node
+        by_label = all(_expression_holds(e, labels.get(str(e.get("key")))) for e in exprs)
+        name = str(meta.get("name", ""))
+        by_field = all(
+            e.get("key") == "metadata.name" and _expression_holds(e, name) for e in fields
+        )
+        return by_label and by_field
+
+    return any(term_holds(t) for t in terms)
+
+
+def unplaceable(objects: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> str | None:
+    """Why a workload among ``objects`` (Deployments, StatefulSets) has no node among
+    ``nodes`` (those that run containers) that its placement admits, or None."""
+    for o in objects:
+        if o.get("kind") not in ("Deployment", "StatefulSet"):
+            continue
+        spec = ((o.get("spec") or {}).get("template") or {}).get("spec") or {}
+        if not any(admits(spec, n) for n in nodes):
+            names = ", ".join(str((n.get("metadata") or {}).get("name")) for n in nodes)
+            return (
+                f"no node that runs containers ({names or 'none'}) admits"
+                f" {o['kind']}/{o['metadata']['name']}'s placement: {placement_text(spec)}"
+            )
+    return None
+
+
+def placement_text(pod_spec: dict[str, Any]) -> str:
+    """The pod spec's nodeSelector and required node-affinity expressions, in one line."""
+    parts = [f"{k}={v}" for k, v in (pod_spec.get("nodeSelector") or {}).items()]
+    affinity = (pod_spec.get("affinity") or {}).get("nodeAffinity") or {}
+    required = affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    for term in required.get("nodeSelectorTerms") or []:
+        for e in term.get("matchExpressions") or []:
+            vals = ",".join(str(v) for v in e.get("values") or [])
+            parts.append(
+                f"{e.get('key')} {e.get('operator')} [{vals}]"
+                if vals
+                else f"{e.get('key')} {e.get('operator')}"
+            )
+    return "; ".join(parts) or "none"

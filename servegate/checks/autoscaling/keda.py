@@ -23,32 +23,60 @@ PROMETHEUS_ENV = "SERVEGATE_KEDA_PROMETHEUS_URL"
 def redis_addresses(handle: ClusterHandle) -> tuple[str, tuple[str, int]]:
     """(address KEDA is given, (host, port) this process pushes to).
 
-    KEDA is given the bridge address, as a real ScaledObject would name an address the
-    cluster routes to (pods could reach it too); this process uses loopback."""
+    On the local cluster KEDA is given the bridge address, as a real ScaledObject would name an
+    address the cluster routes to (pods could reach it too); this process uses loopback.
+    Elsewhere both come from $SERVEGATE_KEDA_REDIS."""
     from servegate.cluster import addons
     from servegate.cluster.addons import redis as redis_addon
 
+    given = os.environ.get(redis_addon.REDIS_ENV)
+    if given:
+        return parse_redis_env(given)
     if handle.kind != "local":
         raise MissingCapability(
-            "the KEDA Redis check runs only on the local cluster (its redis add-on)"
+            f"the KEDA Redis check needs a Redis KEDA and this machine reach: set"
+            f" {redis_addon.REDIS_ENV} (servegate runs one only on its local cluster)"
         )
     host, port = redis_addon.address(addons.context(handle.cluster_name))
     return f"{host}:{port}", (redis_addon.LOOPBACK, port)
+
+
+def parse_redis_env(value: str) -> tuple[str, tuple[str, int]]:
+    """``KEDA_HOST:PORT[,HOST:PORT]`` -> (KEDA's address, (host, port) to push to); a
+    malformed value is a one-line error naming the variable."""
+    from servegate.cluster.addons.redis import REDIS_ENV
+
+    parts = [p.strip() for p in value.split(",")]
+    pairs: list[tuple[str, int]] = []
+    for part in parts:
+        host, sep, port = part.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise UserError(
+                f"{REDIS_ENV}={value!r}: expected HOST:PORT or KEDA_HOST:PORT,HOST:PORT"
+            )
+        pairs.append((host, int(port)))
+    if len(pairs) > 2:
+        raise UserError(
+            f"{REDIS_ENV}={value!r}: at most two addresses (KEDA's, then this machine's)"
+        )
+    keda, push = pairs[0], pairs[-1]
+    return f"{keda[0]}:{keda[1]}", push
 
 
 def prometheus_addresses(handle: ClusterHandle) -> tuple[str, str | None]:
     """(serverAddress for KEDA, URL this process samples, or None).
 
     Locally, KEDA's operator is a host process and the node's Prometheus listens on
-    127.0.0.1: the same URL serves both. Elsewhere KEDA runs in the cluster, so the
-    address comes from $SERVEGATE_KEDA_PROMETHEUS_URL and sampling is left out."""
-    local = default_prometheus(handle)
-    if local is not None:
-        return local, local
+    127.0.0.1: the same URL serves both. Elsewhere KEDA runs in the cluster, so its address
+    comes from $SERVEGATE_KEDA_PROMETHEUS_URL, and this process samples the one named by
+    $SERVEGATE_PROMETHEUS_URL (none: sampling is left out)."""
+    sample = default_prometheus(handle)
+    if handle.kind == "local" and sample is not None:
+        return sample, sample
     given = os.environ.get(PROMETHEUS_ENV)
     if not given:
         raise MissingCapability(f"set {PROMETHEUS_ENV} to the Prometheus URL KEDA can query")
-    return given, None
+    return given, sample
 
 
 def create_scaledobject(handle: ClusterHandle, dep: Deployed, so: dict[str, Any]) -> None:

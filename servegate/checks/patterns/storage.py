@@ -21,8 +21,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from servegate.errors import MissingCapability
 from servegate.harness.cluster import ClusterHandle, DeployUnit
 from servegate.harness.deploy import Deployed
+from servegate.k8s.nodes import unplaceable
 from servegate.wait import poll
 
 HOST_ROOT = Path("/var/tmp/servegate-pv")
@@ -138,6 +140,61 @@ class StaticVolumes:
         remove_host_dirs(HOST_ROOT, self.names)
 
 
+DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+
+
+def unprovided_claims(handle: ClusterHandle, objects: list[dict[str, Any]]) -> str | None:
+    """Why the StatefulSets' claims in ``objects`` cannot bind on the cluster (no default
+    StorageClass, or a named class it does not have), or None. Not judged when the
+    StorageClasses cannot be listed."""
+    claims = claims_of(objects)
+    if not claims:
+        return None
+    try:
+        items = (
+            handle.client.dynamic.resources.get(
+                api_version="storage.k8s.io/v1", kind="StorageClass"
+            )
+            .get()
+            .to_dict()
+            .get("items")
+            or []
+        )
+    except Exception:  # forbidden or unreadable: the deploy's own wait will tell
+        return None
+    names = {i["metadata"]["name"] for i in items}
+    defaults = [
+        i["metadata"]["name"]
+        for i in items
+        if (i["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) == "true"
+    ]
+    for claim, spec in claims:
+        wanted = spec.get("storageClassName")
+        if wanted is None and not defaults:
+            return (
+                f"claim {claim} names no storage class and the cluster has no default "
+                "StorageClass: give the cluster one (or a class the claim names)"
+            )
+        if wanted and wanted not in names:
+            return f"claim {claim} asks for StorageClass {wanted!r}, which the cluster has not"
+    return None
+
+
+def unplaced(handle: ClusterHandle, objects: list[dict[str, Any]]) -> str | None:
+    """Why a workload of the unit fits no node that runs containers (its nodeSelector and
+    required node affinity against the nodes' labels), or None; not judged when the nodes
+    cannot be listed."""
+    try:
+        api = handle.client.core.api_client
+        nodes = [api.sanitize_for_serialization(n) for n in handle.client.core.list_node().items]
+    except Exception:  # forbidden or unreadable: the deploy's own wait will tell
+        return None
+    run = handle.container_nodes
+    if run is not None:
+        nodes = [n for n in nodes if n["metadata"]["name"] in run]
+    return unplaceable(objects, nodes)
+
+
 @contextlib.contextmanager
 def deploy_pattern(
     handle: ClusterHandle,
@@ -146,9 +203,21 @@ def deploy_pattern(
     mutate: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
     timeout_s: float = 600.0,
 ) -> Iterator[Deployed]:
-    """``deploy_unit`` plus, on the local cluster, PersistentVolumes for the unit's claims."""
+    """``deploy_unit`` plus, on the local cluster, PersistentVolumes for the unit's claims;
+    elsewhere the claims need a storage class that can provide them (the cluster's default,
+    or the one a claim names): without one the check is a missing capability, said before
+    anything is deployed, instead of pods Pending until the deadline. So is a workload whose
+    placement (GPU product, labels) no node that runs containers admits."""
     if handle.kind != "local":
-        with deploy_unit(unit, timeout_s=timeout_s, mutate=mutate) as dep:
+
+        def checked(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            objects = mutate(objects) if mutate else objects
+            reason = unprovided_claims(handle, objects) or unplaced(handle, objects)
+            if reason is not None:
+                raise MissingCapability(reason)
+            return objects
+
+        with deploy_unit(unit, timeout_s=timeout_s, mutate=checked) as dep:
             yield dep
         return
     volumes = StaticVolumes(handle)

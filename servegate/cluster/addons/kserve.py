@@ -22,8 +22,8 @@ from servegate.cluster.addons import hostguard, kserve_build, portfile
 from servegate.cluster.addons.base import AddonContext, HostAddon, Progress
 from servegate.cluster.addons.operators import (
     LOOPBACK,
-    deployment_running,
     manager_ready,
+    operator_installed,
     require_crds,
 )
 from servegate.cluster.api import ApiError
@@ -146,8 +146,9 @@ class KServeAddon(HostAddon):
         hostguard.unguard(NAME)
 
     def check_existing(self, client: Any) -> str | None:
-        return deployment_running(
+        return operator_installed(
             client,
+            CRDS,
             "control-plane=kserve-controller-manager",
             "the KServe controller manager",
             "install KServe v0.16.0 in RawDeployment mode (kserve helm charts)",

@@ -21,8 +21,8 @@ from servegate.cluster.addons import portfile
 from servegate.cluster.addons.base import AddonContext, HostAddon, Progress, addon_binary
 from servegate.cluster.addons.operators import (
     LOOPBACK,
-    deployment_running,
     manager_ready,
+    operator_installed,
     require_crds,
 )
 from servegate.cluster.node.layout import Layout as NodeLayout
@@ -72,8 +72,9 @@ class KubeRayAddon(HostAddon):
         """Nothing on the host besides the process; Ray objects go with their namespaces."""
 
     def check_existing(self, client: Any) -> str | None:
-        return deployment_running(
+        return operator_installed(
             client,
+            CRDS,
             "app.kubernetes.io/name=kuberay-operator",
             "the KubeRay operator",
             "install it (helm chart kuberay/kuberay-operator v1.5.0)",

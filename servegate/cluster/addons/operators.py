@@ -77,15 +77,30 @@ def manager_ready(
     return probe_ok(port)
 
 
-def deployment_running(client: Any, selector: str, what: str, install: str) -> str | None:
-    """On an existing cluster: None if a Deployment labelled ``selector`` has a ready replica."""
+def operator_installed(
+    client: Any, crds: tuple[str, ...], selector: str, what: str, install: str
+) -> str | None:
+    """On an existing cluster: None if the operator's CRDs are served and no Deployment of its
+    chart (labelled ``selector``) is seen failing; else why not, with ``install``.
+
+    The CRDs are the capability the API shows. Operators installed otherwise than by their
+    chart (other labels, another namespace the identity cannot list) are not looked for: the
+    checks' own reconcile deadlines then say whether anything reconciles."""
+    from kubernetes import client as k8s
     from kubernetes.client.exceptions import ApiException
 
+    ext = k8s.ApiextensionsV1Api(client.api_client)
+    for name in crds:
+        try:
+            ext.read_custom_resource_definition(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return f"{what} is not installed (no CRD {name}): {install}"
+            return f"cannot read CRD {name}: {exc.status} {exc.reason}"
     try:
         deps = client.apps.list_deployment_for_all_namespaces(label_selector=selector).items
-    except ApiException as exc:
-        return f"cannot list Deployments to find {what}: {exc.status} {exc.reason}"
-    if any((d.status.ready_replicas or 0) > 0 for d in deps):
-        return None
-    found = "not ready" if deps else "not found"
-    return f"{what} ({selector}) {found}: {install}"
+    except ApiException:
+        return None  # not allowed to look cluster-wide: the CRDs are what the API shows
+    if deps and not any((d.status.ready_replicas or 0) > 0 for d in deps):
+        return f"{what} ({selector}) not ready: {install}"
+    return None

@@ -7,6 +7,7 @@ directory under the node's state and no persistence: the queue is scratch data o
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ from servegate.errors import UserError
 NAME = "redis"
 PREFERRED_PORT = 6379
 LOOPBACK = "127.0.0.1"
+REDIS_ENV = "SERVEGATE_KEDA_REDIS"
+"""On a cluster servegate did not make: the Redis for the KEDA Redis check, as
+``HOST:PORT`` (KEDA and this machine both use it) or ``KEDA_HOST:PORT,HOST:PORT`` (KEDA's
+address, then the one this machine pushes to)."""
 
 
 def redis_config(port: int, data_dir: Path, bridge_ip: str = BRIDGE_IP) -> str:
@@ -95,9 +100,11 @@ class RedisAddon(HostAddon):
         """Nothing outside the process and its directory (removed with the node's state)."""
 
     def check_existing(self, client: Any) -> str | None:
+        if os.environ.get(REDIS_ENV):
+            return None
         return (
             "servegate runs Redis only on its local cluster; on this cluster the KEDA Redis "
-            "check needs a Redis reachable by KEDA and by this machine"
+            f"check needs a Redis reachable by KEDA and by this machine: set {REDIS_ENV}"
         )
 
 

@@ -13,25 +13,19 @@ the kind issue's part."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from servegate.cluster.controlplane import SUITE, Layout
+from servegate.cluster.controlplane import Layout
+from servegate.cluster.foreign import run_foreign
 from servegate.harness.cluster import ClusterHandle
-from servegate.k8s.audit import outside_run, read_writes
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[3]
 # The smoke check, the GPU conformance checks (pods on simulated and real nodes, a quota, a
 # PriorityClass, probes of the devices inside containers) and the PDB check (evictions):
-# writes of several kinds, in a few minutes.
+# writes of several kinds, in a few minutes. bench/foreign_suites.py runs the whole suite.
 SLICE = (
     "suites/smoke",
     "suites/conformance/gpu",
@@ -45,33 +39,25 @@ def test_foreign_mode_slice_passes_and_writes_only_its_own(
     if sg_cluster.kind != "local":
         pytest.skip("the local cluster stands in for a foreign one here")
     layout = Layout(Path(sg_cluster.kubeconfig).parent)
-    kubeconfig = layout.component_kubeconfig("suite")
-    assert kubeconfig.exists() and layout.audit_log.exists(), "cluster made before audit logging"
-    results = tmp_path / "results"
-    started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    argv = [
-        sys.executable, "-m", "pytest", *SLICE, "-q", "-p", "no:cacheprovider",
-        "--sg-cluster", "existing", "--kubeconfig", str(kubeconfig),
-        "--context", sg_cluster.context, "--allow-context", sg_cluster.context,
-        "--sg-overlay", "sim", "--sg-strict", f"--results={results}", "--run-id=foreign",
-    ]  # fmt: skip
-    proc = subprocess.run(
-        argv, cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=1800
-    )
-    tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
-    assert proc.returncode == 0, tail
-    index = json.loads((results / "foreign" / "index.json").read_text())
-    (checks,) = [s for s in index["sections"] if s["name"] == "checks"]
-    counts = checks["data"]["counts"]
+    run = run_foreign(
+        layout, sg_cluster.context, SLICE, tmp_path / "results", "foreign", extra=["-q"],
+        timeout_s=1800,
+    )  # fmt: skip
+    tail = "\n".join(run.output.splitlines()[-30:])
+    assert run.returncode == 0, tail
+    checks = run.checks()
+    counts: dict[str, int] = {}
+    for c in checks:
+        counts[c["outcome"]] = counts.get(c["outcome"], 0) + 1
     # the preemption check is opt-in on a cluster servegate did not make: the only skip
-    skipped = [c["test"] for c in checks["data"]["checks"] if c["outcome"] == "skipped"]
+    skipped = [c["test"] for c in checks if c["outcome"] == "skipped"]
     assert all("test_gpu_preemption" in t for t in skipped), skipped
     assert counts.get("passed", 0) >= 8 and set(counts) <= {"passed", "skipped"}, counts
-    notes = [p.read_text() for p in (results / "foreign").rglob("confinement.txt")]
+    notes = [p.read_text() for p in run.run_dir.rglob("confinement.txt")]
     assert notes and all("preemptionPolicy Never" in n for n in notes), notes
     # The API server's record of what the run wrote: everything within the run's scope.
-    found = read_writes(layout.audit_log, SUITE, since=started)
+    found = run.audit.writes
+    assert run.audit.complete, f"the audit log rotated during the run: {run.audit.files}"
     assert any(w.resource == "namespaces" and w.verb == "create" for w in found), found[:5]
     assert any(w.resource == "priorityclasses" for w in found)
-    outside = outside_run(found, "foreign")
-    assert not outside, "\n".join(str(w) for w in outside)
+    assert not run.outside, "\n".join(str(w) for w in run.outside)
