@@ -63,7 +63,9 @@ def _ready(node: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
-def _expression_holds(expr: dict[str, Any], value: str | None) -> bool:
+def expression_holds(expr: dict[str, Any], value: str | None) -> bool:
+    """Whether a node-selector requirement (In, NotIn, Exists, DoesNotExist, Gt, Lt) holds
+    for a node whose label (or field) has ``value`` (None: absent)."""
     op, values = expr.get("operator"), [str(v) for v in expr.get("values") or []]
     if op == "In":
         return value is not None and value in values
@@ -101,10 +103,10 @@ def admits(pod_spec: dict[str, Any], node: dict[str, Any]) -> bool:
         fields = term.get("matchFields") or []
         if not exprs and not fields:
             return False  # an empty term matches no node
-        by_label = all(_expression_holds(e, labels.get(str(e.get("key")))) for e in exprs)
+        by_label = all(expression_holds(e, labels.get(str(e.get("key")))) for e in exprs)
         name = str(meta.get("name", ""))
         by_field = all(
-            e.get("key") == "metadata.name" and _expression_holds(e, name) for e in fields
+            e.get("key") == "metadata.name" and expression_holds(e, name) for e in fields
         )
         return by_label and by_field
 

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from servegate.config.fleet import KWOK_ANNOTATION
+from servegate.k8s.nodes import expression_holds
 
 Obj = dict[str, Any]
 
@@ -184,25 +185,6 @@ def settled(pod: Obj) -> bool:
     )
 
 
-def _expr_ok(expr: Obj, value: str | None) -> bool:
-    op, values = expr.get("operator"), list(expr.get("values") or [])
-    if op == "In":
-        return value is not None and value in values
-    if op == "NotIn":
-        return value is None or value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt") and value is not None and values:
-        try:
-            a, b = int(value), int(values[0])
-        except ValueError:
-            return False
-        return a > b if op == "Gt" else a < b
-    return False
-
-
 def selector_mismatches(pod: Obj, node: Obj) -> list[str]:
     """The pod's nodeSelector and required node affinity that ``node`` does not satisfy."""
     lab, out = labels(node), []
@@ -217,7 +199,7 @@ def selector_mismatches(pod: Obj, node: Obj) -> list[str]:
     def term_ok(term: Obj) -> bool:
         exprs = [(e, lab.get(e.get("key", ""))) for e in term.get("matchExpressions") or []]
         exprs += [(e, fields.get(e.get("key", ""))) for e in term.get("matchFields") or []]
-        return all(_expr_ok(e, v) for e, v in exprs)
+        return all(expression_holds(e, v) for e, v in exprs)
 
     if terms and not any(term_ok(t) for t in terms):
         shown = [
