@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +57,20 @@ def _progress_printer(unit: str = "packages") -> tuple[ProgressFn, Progress | No
     return report_plain, None
 
 
+@contextlib.contextmanager
+def building(unit: str = "packages") -> Iterator[ProgressFn]:
+    """Progress for a build (:func:`_progress_printer`) for the block's duration: the bar is
+    stopped whatever happens, and a UserError becomes the command's one-line error."""
+    report, bar = _progress_printer(unit)
+    try:
+        yield report
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
 def load_images_command(
     provider: str, name: str | None, images: tuple[str, ...], unit: str
 ) -> None:
@@ -62,17 +78,11 @@ def load_images_command(
     progress; what ``servegate engine load`` and ``servegate llmd-sim load`` do."""
     from servegate.cluster.providers import provider as make_provider
 
-    report, bar = _progress_printer(unit)
-    try:
+    with building(unit) as report:
         prov = make_provider(
             provider, name=name or ("servegate" if provider == "kind" else "local")
         )
         refs = prov.load_images(images, report)
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        if bar is not None:
-            bar.stop()
     click.echo(f"loaded {', '.join(refs)}")
 
 
@@ -166,8 +176,7 @@ def up(
         return
     if fleet_file is None and not no_fleet and _DEFAULT_FLEET.exists():
         fleet_file = _DEFAULT_FLEET
-    report, bar = _progress_printer()
-    try:
+    with building() as report:
         local = LocalCluster(name, slot=port_slot, log=lambda m: click.echo(m, err=True))
         result = local.up(
             None if no_fleet else fleet_file,
@@ -176,11 +185,6 @@ def up(
             allow_build=not no_build,
             progress=report,
         )
-    except UserError as exc:
-        raise _fail(exc) from None
-    finally:
-        if bar is not None:
-            bar.stop()
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if result.already_up:
@@ -307,16 +311,10 @@ def build(bin_dir: Path | None) -> None:
     from servegate.cluster.binaries import BinaryResolver
     from servegate.cluster.versions import load_versions
 
-    report, bar = _progress_printer()
     started = time.monotonic()
-    try:
+    with building() as report:
         resolver = BinaryResolver(load_versions(), bin_dir=bin_dir, progress=report)
         found = resolver.resolve_all()
-    except UserError as exc:
-        raise _fail(exc) from None
-    finally:
-        if bar is not None:
-            bar.stop()
     for name, res in sorted(found.items()):
         click.echo(f"{name:<24} {res.source:<9} {res.path}")
     click.echo(f"resolved in {time.monotonic() - started:.1f}s")

@@ -20,20 +20,14 @@ def build(image: bool) -> None:
     """Compile llama-server (cached), write the model (cached), pack the image (cached)."""
     import time
 
-    from servegate.cli.cluster import _progress_printer
+    from servegate.cli.cluster import building
     from servegate.cluster.node import enginebuild, images, tinymodel
 
-    report, bar = _progress_printer("%")
     t0 = time.monotonic()
-    try:
+    with building("%") as report:
         server = enginebuild.build(report)
         model = tinymodel.build()
         built = images.engine(report) if image else None
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        if bar is not None:
-            bar.stop()
     how = "cached" if server.cached else "compiled"
     click.echo(f"llama-server: {server.server} ({how})")
     click.echo(f"model:        {model}")

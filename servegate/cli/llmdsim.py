@@ -20,19 +20,13 @@ def build(image: bool) -> None:
     """Compile llm-d-inference-sim (cached) and pack its image (cached)."""
     import time
 
-    from servegate.cli.cluster import _progress_printer
+    from servegate.cli.cluster import building
     from servegate.cluster.node import images, llmdsim
 
-    report, bar = _progress_printer("packages")
     t0 = time.monotonic()
-    try:
+    with building("packages") as report:
         sim = llmdsim.build(report)
         built = images.llmd_sim(report) if image else None
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        if bar is not None:
-            bar.stop()
     click.echo(f"{llmdsim.BINARY}: {sim.binary} ({'cached' if sim.cached else 'compiled'})")
     if built is not None:
         click.echo(f"image: {built.ref} -> {built.tarball}")
