@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -280,15 +281,19 @@ def launch(
             raise UserError(f"cannot start {name} ({argv[0]}): {exc.strerror}") from None
 
 
-def end(child: subprocess.Popen[Any], grace: float) -> int:
-    """End a child this process holds: SIGTERM, SIGKILL after ``grace`` s. Its exit code."""
+def end(child: subprocess.Popen[Any], grace: float, drain: threading.Thread | None = None) -> int:
+    """End a child this process holds: SIGTERM, SIGKILL after ``grace`` s. Its exit code.
+
+    ``drain``: the thread reading the child's output, given up to 5 s to read what is left."""
     if child.poll() is None:
         child.terminate()
         try:
-            return child.wait(timeout=grace)
+            child.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             child.kill()
-            return child.wait()
+            child.wait()
+    if drain is not None:
+        drain.join(timeout=5)
     return child.returncode
 
 

@@ -128,9 +128,7 @@ class SimProcess:
         """SIGTERM, then SIGKILL after 5 s. Returns the exit code."""
         if self.proc is None:
             return None
-        end(self.proc, grace=5.0)
-        if self._drain is not None:
-            self._drain.join(timeout=5)
+        end(self.proc, grace=5.0, drain=self._drain)
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None and (stream is not self.proc.stderr or not self._alive()):
                 stream.close()

@@ -80,9 +80,7 @@ class LoopbackServer:
     def stop(self) -> int | None:
         if self.proc is None:
             return None
-        code = end(self.proc, grace=10.0)
-        if self._drain is not None:
-            self._drain.join(timeout=5)
+        code = end(self.proc, grace=10.0, drain=self._drain)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         return code
