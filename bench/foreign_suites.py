@@ -4,7 +4,8 @@
 The local cluster stands in for a cluster servegate did not make. First, as that cluster's
 owners would have, the cluster's admin installs the operators' CRDs (manifests/crds), starts
 the operators and APIs the suites use (the add-ons below) and gives the cluster a default
-StorageClass (a pool of hostPath volumes, removed afterwards); then ``pytest suites``
+StorageClass (a pool of hostPath volumes, removed afterwards) and imports the image the Ray
+Serve checks run into its node's runtime (where a registry would have it); then ``pytest suites``
 runs through the ``existing`` provider with the suite identity's kubeconfig and
 ``--sg-strict``, given only what a user of a foreign cluster gives:
 a Prometheus URL (``SERVEGATE_PROMETHEUS_URL``, ``SERVEGATE_KEDA_PROMETHEUS_URL``) and a Redis
@@ -18,7 +19,9 @@ deselected, as its message tells users of other clusters (it needs the local rea
 It prints the check counts, every check that did not pass with its reason, the writes by
 resource and every write outside the run, and saves them as ``<results>/<run id>/foreign.json``.
 Takes most of an hour for the whole suite on the 2-core machine. The cluster is brought up
-if it is not running and left as found.
+with the stand-in fleet (fleets/foreign-standin.yaml: its one real node carries the 8 A100 80GB
+the reference units and the rollout checks ask for) if it is not running, and left as found;
+a running cluster made with another fleet is refused (take it down first).
 
 Exit status 0 when pytest passed and no write fell outside the run, 1 otherwise, 2 on a
 usage error.
@@ -71,6 +74,12 @@ STANDIN_LABEL = "servegate.io/foreign-standin"
 STANDIN_CLASS = "foreign-standin"
 STANDIN_ROOT = Path("/var/tmp/servegate-foreign-pv")
 POOL = 16
+# The cluster the owners made: the default fleet's simulated pools, and a real node with
+# 8 A100 80GB (the reference StatefulSet asks for A100 80GB or H100; a canary holds 4 GPUs).
+FLEET = REPO / "fleets" / "foreign-standin.yaml"
+# servegate's images the sim overlays run beyond those every local cluster has: on a real
+# cluster they would be in the owners' registry; here the owners import them.
+OWNER_IMAGES = ("ray",)
 
 
 def storage_objects() -> list[dict[str, object]]:
@@ -140,10 +149,36 @@ def admin_kubectl(name: str) -> list[str]:
     return [str(kubectl_binary()), "--kubeconfig", admin, "--context", context_name(name)]
 
 
+def standin_up(name: str) -> None:
+    """The stand-in cluster up with :data:`FLEET`; one already running must have been made
+    with it (its capacity is what the run is judged on)."""
+    cluster = LocalCluster(name)
+    if cluster.running():
+        fleet = cluster.fleet_file
+        if fleet is None or fleet.resolve() != FLEET.resolve():
+            raise UserError(
+                f"cluster {name} runs with fleet {fleet}, not {FLEET}: take it down first "
+                f"(servegate cluster down --name {name})"
+            )
+    subprocess.run([*CLI, "cluster", "up", "--name", name, "--fleet", str(FLEET)], check=True)
+
+
+def owner_images(name: str) -> None:
+    """Import :data:`OWNER_IMAGES` into the stand-in's node (built and cached the first time)."""
+    from servegate.cluster.providers import provider
+
+    def progress(label: str, done: int, total: int) -> None:
+        if total and done == total:
+            print(f"built {label}", flush=True)
+
+    refs = provider("local", name=name).load_images(OWNER_IMAGES, progress)
+    print(f"imported as the cluster's owners: {', '.join(refs)}", flush=True)
+
+
 def prepare(name: str, wanted: tuple[str, ...]) -> dict[str, str]:
     """Bring the cluster and the add-ons up (as the cluster's admin); the settings a user of a
     foreign cluster would give the suites."""
-    subprocess.run([*CLI, "cluster", "up", "--name", name], check=True)
+    standin_up(name)
     # The CRDs of the operators the reference units use, as the cluster's owners install them
     # (the suites never install CRDs on a cluster they did not make).
     kubectl = admin_kubectl(name)
@@ -155,6 +190,7 @@ def prepare(name: str, wanted: tuple[str, ...]) -> dict[str, str]:
     subprocess.run([*kubectl, *wait], check=True)
     if wanted:
         subprocess.run([*CLI, "cluster", "addons", "--name", name, *wanted], check=True)
+    owner_images(name)
     ctx = addons.context(name)
     env = {
         "SERVEGATE_PROMETHEUS_URL": ctx.prometheus_url,

@@ -84,6 +84,12 @@ class LocalCluster:
         except (OSError, ValueError):
             return {}
 
+    @property
+    def fleet_file(self) -> Path | None:
+        """The fleet file the cluster was last brought up with (None: without a fleet)."""
+        fleet = self._meta().get("fleet")
+        return Path(fleet) if isinstance(fleet, str) else None
+
     def _api(self) -> Api:
         pki = self.layout.pki
         return Api(

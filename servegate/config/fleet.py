@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -30,6 +30,19 @@ KWOK_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 #: Fake nodes take their pod CIDRs from here, one /24 each, in fleet order.
 KWOK_POD_RANGE = "10.232.0.0/14"
 MAX_NODES = 1024
+
+
+# The product and memory of a GPU, for the pools' GPUs and the real node's alike.
+_Product = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$",
+        description="nvidia.com/gpu.product, e.g. NVIDIA-H100-80GB-HBM3",
+    ),
+]
+_MemoryMib = Annotated[
+    int, Field(gt=0, description="memory per GPU in MiB (nvidia.com/gpu.memory)")
+]
 
 
 def _check_labels(labels: dict[str, str]) -> dict[str, str]:
@@ -84,13 +97,9 @@ class Mig(StrictModel):
 class Gpu(StrictModel):
     """The GPUs of one node."""
 
-    product: str = Field(
-        ...,
-        pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$",
-        description="nvidia.com/gpu.product, e.g. NVIDIA-H100-80GB-HBM3",
-    )
+    product: _Product
     count: int = Field(..., ge=1, le=16, description="physical GPUs per node")
-    memory_mib: int = Field(..., gt=0, description="memory per GPU in MiB (nvidia.com/gpu.memory)")
+    memory_mib: _MemoryMib
     family: str | None = Field(None, description="nvidia.com/gpu.family, e.g. ampere, hopper")
     mig: Mig | None = None
     time_slicing_replicas: int | None = Field(
@@ -153,12 +162,36 @@ class Pool(StrictModel):
         return f"kwok-{self.name}-{index:04d}"
 
 
+class RealNodeGpu(StrictModel):
+    """The simulated GPUs of the real node, served by its fake device plugin."""
+
+    product: _Product
+    count: int = Field(..., ge=1, le=16, description="whole GPUs (nvidia.com/gpu)")
+    memory_mib: _MemoryMib
+    mig_1g_5gb: int = Field(
+        7,
+        ge=0,
+        le=7,
+        description="nvidia.com/mig-1g.5gb slices of one more, MIG-partitioned GPU (0: none)",
+    )
+
+
+class RealNode(StrictModel):
+    """The one real node (kubelet + containerd on this host): the only node that runs
+    containers. Without it in the fleet file, the node keeps its built-in GPUs."""
+
+    gpu: RealNodeGpu
+
+
 class Fleet(StrictModel):
-    """A fleet file: named pools of fake GPU nodes."""
+    """A fleet file: named pools of fake GPU nodes, and optionally the real node's GPUs."""
 
     name: str = Field(..., pattern=_DNS_LABEL)
     description: str = ""
     pools: list[Pool] = Field(..., min_length=1)
+    real_node: RealNode | None = Field(
+        None, description="the real node's simulated GPUs; unset: its built-in ones"
+    )
 
     @model_validator(mode="after")
     def _totals(self) -> Fleet:

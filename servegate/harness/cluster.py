@@ -12,7 +12,6 @@ import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from servegate.harness.deploy import Deployed
 from servegate.k8s.client import Cluster
@@ -90,19 +89,20 @@ def pin_to_nodes(objects: list[dict[str, Any]], names: tuple[str, ...]) -> list[
 
 @contextlib.contextmanager
 def service_url(
-    handle: ClusterHandle, namespace: str, service: str, port: int = 8000
+    handle: ClusterHandle, namespace: str, service: str, port: int | None = None
 ) -> Iterator[ServiceURL]:
-    """A base URL for ``service`` reachable from this machine: its ClusterIP where the host
-    routes to Services, else a port-forward to a relay pod in front of the Service (not to
-    one of its pods: see :mod:`servegate.k8s.relay`). A load run given it may send its load
-    from pods in the cluster instead (``--sg-load-from``)."""
+    """A base URL for ``service`` on ``port`` (default: the Service's first port, read from
+    the API) reachable from this machine: its ClusterIP where the host routes to Services,
+    else a port-forward to a relay pod in front of the Service (not to one of its pods: see
+    :mod:`servegate.k8s.relay`). A load run given it may send its load from pods in the
+    cluster instead (``--sg-load-from``)."""
     from servegate.k8s import endpoint
     from servegate.k8s.relay import RELAY_PORT, relay
 
+    port = port or endpoint.service_port(handle.client, namespace, service, None)[1]
     if handle.routes_to_services:
-        direct = endpoint.direct_url(handle.client, namespace, service)
-        # the Service's own port (its first), as the ClusterIP URL uses
-        yield ServiceURL(direct, handle, namespace, service, urlsplit(direct).port or port)
+        direct = endpoint.direct_url(handle.client, namespace, service, port=port)
+        yield ServiceURL(direct, handle, namespace, service, port)
         return
     from servegate.k8s.render import kubectl_binary
 

@@ -58,9 +58,12 @@ def direct_url(
     service: str,
     port_name: str | None = None,
     wait_s: float = 60.0,
+    port: int | None = None,
 ) -> str:
-    """The Service's ClusterIP URL, once it accepts connections (``wait_s``, 0: no wait)."""
-    ip, port = service_port(cluster, namespace, service, port_name)
+    """The Service's ClusterIP URL on ``port`` (else the port named ``port_name``, else its
+    first), once it accepts connections (``wait_s``, 0: no wait)."""
+    ip, named = service_port(cluster, namespace, service, port_name)
+    port = port or named
     if ip in ("None", ""):
         raise ClusterError(f"service {namespace}/{service} is headless; use a ClusterIP Service")
     if wait_s > 0 and not wait_accepting(ip, port, wait_s):

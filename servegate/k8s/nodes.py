@@ -58,6 +58,21 @@ def container_nodes(api_client: Any) -> tuple[str, ...] | None:
     )
 
 
+def holding_image(image: str, nodes: list[dict[str, Any]]) -> list[str]:
+    """Names of the nodes (as dicts) whose kubelet reports ``image`` (a full reference,
+    ``registry/name:tag``) among the images in its runtime (``status.images``).
+
+    The kubelet reports at most its 50 largest images by default (``nodeStatusMaxImages``),
+    so a small image can be present and unlisted; a large one, such as a Ray image, is listed.
+    """
+    out = []
+    for node in nodes:
+        images = (node.get("status") or {}).get("images") or []
+        if any(image in (i.get("names") or []) for i in images):
+            out.append(str(node["metadata"]["name"]))
+    return out
+
+
 def _ready(node: dict[str, Any]) -> bool:
     conditions = (node.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)

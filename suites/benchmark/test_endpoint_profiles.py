@@ -4,6 +4,9 @@ With no ``--endpoint`` and no cluster, the endpoint is the simulator that the se
 loopback; against a cluster, the pattern suites pass their deployed Service instead. Each run
 writes ``results/<run-id>/<profile>-.../`` with summary.json and the reports.
 
+The profiles name the loopback simulator's model; every run asks the endpoint's /v1/models
+for the model it serves instead (a deployed unit serves its own name).
+
 Setup: the ``endpoint`` fixture. Assess: run the profile, then check that the figures are
 trustworthy (no load-generator saturation, token counts agree) and that the SLO holds.
 Teardown: the load engine ends its processes; the session fixture stops the simulator.
@@ -33,7 +36,7 @@ CASES = [
 def test_profile_meets_slo(
     run_profile: RunProfile, endpoint: str, profile: str, slo: str | None
 ) -> None:
-    res = run_profile(profile, endpoint, slo=slo)
+    res = run_profile(profile, endpoint, slo=slo, model="auto")
     s = res.summary
     doubts = why_untrusted(res)
     assert not doubts, "; ".join(doubts)
@@ -44,7 +47,7 @@ def test_profile_meets_slo(
 @pytest.mark.benchmark
 def test_sweep_to_saturation(run_profile: RunProfile, endpoint: str) -> None:
     """Open-loop rate sweep: throughput must grow with offered load until saturation."""
-    res = run_profile("sweep", endpoint)
+    res = run_profile("sweep", endpoint, model="auto")
     s = res.summary
     assert len(s.stages) >= 2, f"the sweep produced {len(s.stages)} stage(s)"
     rates = [st.throughput.requests_per_s for st in s.stages]

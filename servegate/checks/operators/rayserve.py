@@ -57,12 +57,11 @@ SERVE_APPS = "/api/serve/applications/"
 
 def load_image(check: OperatorCheck) -> str:
     """Build (cached) and load servegate's Ray image into the nodes of a cluster servegate
-    made; elsewhere the sim overlay's image cannot be had (skip, naming why)."""
+    made. Elsewhere the image must already be in the runtime of the nodes that run containers
+    (the cluster's owners loaded it, as the kubelet reports in ``status.images``): servegate
+    never loads images into a cluster it did not make (a missing capability, naming why)."""
     if check.cluster.kind not in ("local", "kind"):
-        raise MissingCapability(
-            "the ray-serve sim overlay runs servegate.local/ray, which only clusters "
-            "servegate made can load (use --sg-overlay gpu on this cluster)"
-        )
+        return image_on_nodes(check)
     from servegate.cluster.providers import provider
 
     last: dict[str, int] = {}
@@ -74,6 +73,30 @@ def load_image(check: OperatorCheck) -> str:
 
     prov = provider(check.cluster.kind, name=check.cluster.cluster_name)
     return prov.load_images((IMAGE,), progress)[0]
+
+
+def image_on_nodes(check: OperatorCheck) -> str:
+    """The Ray image's reference, when every node that runs containers reports it; a
+    missing capability otherwise (the pods are pinned to those nodes)."""
+    from servegate.cluster.node.images import RAY
+    from servegate.k8s.nodes import holding_image
+
+    client = check.cluster.client
+    nodes = [client.api_client.sanitize_for_serialization(n) for n in client.core.list_node().items]
+    wanted = check.cluster.container_nodes
+    runs = [n for n in nodes if wanted is None or n["metadata"]["name"] in wanted]
+    holding = set(holding_image(RAY, runs))
+    lacking = sorted(
+        str(n["metadata"]["name"]) for n in runs if n["metadata"]["name"] not in holding
+    )
+    if not runs or lacking:
+        where = ", ".join(lacking) if lacking else "no node that runs containers"
+        raise MissingCapability(
+            f"the ray-serve sim overlay runs {RAY}, which is not in the runtime of {where}: "
+            "servegate loads its images only into clusters it made (docs/foreign.md); "
+            "or use --sg-overlay gpu on this cluster"
+        )
+    return RAY
 
 
 def get_json(url: str, timeout_s: float = 5.0) -> Any:

@@ -21,7 +21,7 @@ from servegate.cluster.gobuild import ProgressFn
 from servegate.cluster.network import port_free
 from servegate.cluster.node import addons, leftovers
 from servegate.cluster.node import node as nodemod
-from servegate.cluster.node.layout import CNI_BIN_DIR, Layout, NodeSpec
+from servegate.cluster.node.layout import CNI_BIN_DIR, GpuSpec, Layout, NodeSpec
 from servegate.cluster.nodehook import ComponentStatus, NodeContext
 from servegate.errors import UserError
 from servegate.procs import owned, rss_kib
@@ -52,11 +52,24 @@ def prometheus_port(ctx: NodeContext) -> int:
 
 
 def spec_for(ctx: NodeContext) -> NodeSpec:
+    """The node's settings; its GPUs are the fleet's ``real_node`` ones when it has them."""
+    real = ctx.fleet.real_node if ctx.fleet else None
+    gpus = (
+        GpuSpec(
+            count=real.gpu.count,
+            product=real.gpu.product,
+            memory_mib=real.gpu.memory_mib,
+            mig_1g_5gb=real.gpu.mig_1g_5gb,
+        )
+        if real
+        else GpuSpec()
+    )
     return NodeSpec(
         pod_cidr=ctx.pod_cidr,
         service_cidr=ctx.service_cidr,
         cluster_dns=ctx.cluster_dns,
         cluster_domain=ctx.cluster_domain,
+        gpus=gpus,
     )
 
 
