@@ -36,7 +36,8 @@ class PriceTable(StrictModel):
         except KeyError:
             known = ", ".join(sorted(self.gpus))
             raise ConfigError(
-                f"price table: no price for GPU {product!r} (known: {known})"
+                f"price table: no price for GPU {product!r} (known: {known}; give a table "
+                "that prices it: --sg-prices or SERVEGATE_PRICES)"
             ) from None
 
 

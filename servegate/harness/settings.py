@@ -32,6 +32,8 @@ class Settings:
     # Where load runs send their load from: auto (pods in the cluster when this machine
     # cannot route into it), host, or cluster (servegate.harness.incluster).
     load_from: str = "auto"
+    # The GPU price table of the cost figures (None: the shipped one).
+    prices: Path | None = None
 
     @property
     def shared(self) -> bool:

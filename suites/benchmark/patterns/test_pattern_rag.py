@@ -33,7 +33,7 @@ from servegate.checks.patterns.figures import (
     rag_markdown,
 )
 from servegate.checks.patterns.report import PatternTable
-from servegate.config.prices import load_prices
+from servegate.config.prices import PriceTable
 from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
 from servegate.harness.load import PROFILE_DIR, RunProfile, served_model
 from servegate.harness.settings import Settings
@@ -82,6 +82,7 @@ def test_rag_end_to_end(
     sg_test_dir: Path,
     pattern_table: PatternTable,
     sg_settings: Settings,
+    sg_prices: PriceTable,
 ) -> None:
     overlay = sg_settings.overlay
     with deployed_pattern(sg_cluster, deploy_unit, "rag-system") as pattern:
@@ -116,7 +117,7 @@ def test_rag_end_to_end(
         slo=("pass" if passed else "FAIL") + " (MLPerf 8b server on query->answer)",
     )
     # a price table without this GPU product fails the test in one line (ConfigError)
-    cost = cost_of(held.gpus, held.product, load_prices(), head.output_tokens_per_s, per_s)
+    cost = cost_of(held.gpus, held.product, sg_prices, head.output_tokens_per_s, per_s)
     data: dict[str, Any] = {"run_dir": res.run_dir.name, "stages": fig.as_dict()}
     data.update(cost=cost.__dict__, gpu_util=util.__dict__ if util else None)
     (res.run_dir / "rag.json").write_text(json.dumps(data, indent=2) + "\n")

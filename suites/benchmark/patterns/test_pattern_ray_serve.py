@@ -25,7 +25,7 @@ from servegate.checks.patterns.env import gpus_held, wait_serving
 from servegate.checks.patterns.figures import cost_of, headline_of, pattern_row
 from servegate.checks.patterns.report import PatternTable
 from servegate.checks.patterns.trust import slo_misses, why_untrusted
-from servegate.config.prices import load_prices
+from servegate.config.prices import PriceTable
 from servegate.harness.load import RunProfile
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.e2e, pytest.mark.ray_serve]
@@ -37,7 +37,10 @@ RUNNING_TIMEOUT_S = 600.0
 
 
 def test_ray_serve_pattern_meets_mlperf_slo_with_cost(
-    operator_check: OperatorCheck, run_profile: RunProfile, pattern_table: PatternTable
+    operator_check: OperatorCheck,
+    run_profile: RunProfile,
+    pattern_table: PatternTable,
+    sg_prices: PriceTable,
 ) -> None:
     operator_check.need("kuberay", PATTERN)
     with rayserve.serving(operator_check) as ray:
@@ -48,9 +51,7 @@ def test_ray_serve_pattern_meets_mlperf_slo_with_cost(
             res = run_profile(PROFILE, url, slo=SLO, model="auto")
     s, th = res.summary, res.summary.throughput
     # a price table without this GPU product fails the test in one line (ConfigError)
-    cost = cost_of(
-        held.gpus, held.product, load_prices(), th.output_tokens_per_s, th.requests_per_s
-    )
+    cost = cost_of(held.gpus, held.product, sg_prices, th.output_tokens_per_s, th.requests_per_s)
     data = {
         "run_dir": res.run_dir.name,
         "cost": cost.__dict__,

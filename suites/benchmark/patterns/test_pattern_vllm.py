@@ -23,7 +23,7 @@ from servegate.checks.patterns.env import deployed_pattern, wait_serving
 from servegate.checks.patterns.figures import cost_of, headline_of, pattern_row
 from servegate.checks.patterns.report import PatternTable
 from servegate.checks.patterns.trust import slo_misses, why_untrusted
-from servegate.config.prices import load_prices
+from servegate.config.prices import PriceTable
 from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
 from servegate.harness.load import RunProfile
 from servegate.harness.settings import Settings
@@ -53,6 +53,7 @@ def test_pattern_meets_mlperf_slo_with_cost(
     run_profile: RunProfile,
     pattern_table: PatternTable,
     sg_settings: Settings,
+    sg_prices: PriceTable,
 ) -> None:
     profile = PROFILES.get(sg_settings.overlay, PROFILE)
     with deployed_pattern(sg_cluster, deploy_unit, unit) as pattern:
@@ -64,9 +65,7 @@ def test_pattern_meets_mlperf_slo_with_cost(
         util = pattern.gpu_util(s)
     held, prom, th = pattern.held, pattern.prom, s.throughput
     # a price table without this GPU product fails the test in one line (ConfigError)
-    cost = cost_of(
-        held.gpus, held.product, load_prices(), th.output_tokens_per_s, th.requests_per_s
-    )
+    cost = cost_of(held.gpus, held.product, sg_prices, th.output_tokens_per_s, th.requests_per_s)
     engine = sg_settings.overlay == "engine"
     data: dict[str, object] = {
         "run_dir": res.run_dir.name,
