@@ -151,15 +151,13 @@ def admin_kubectl(name: str) -> list[str]:
 
 def standin_up(name: str) -> None:
     """The stand-in cluster up with :data:`FLEET`; one already running must have been made
-    with it (its capacity is what the run is judged on)."""
+    with it, unchanged since (its capacity is what the run is judged on)."""
     cluster = LocalCluster(name)
-    if cluster.running():
-        fleet = cluster.fleet_file
-        if fleet is None or fleet.resolve() != FLEET.resolve():
-            raise UserError(
-                f"cluster {name} runs with fleet {fleet}, not {FLEET}: take it down first "
-                f"(servegate cluster down --name {name})"
-            )
+    if cluster.running() and not cluster.made_with(FLEET):
+        raise UserError(
+            f"cluster {name} runs with fleet {cluster.fleet_file}, not {FLEET} as it reads "
+            f"now: take it down first (servegate cluster down --name {name})"
+        )
     subprocess.run([*CLI, "cluster", "up", "--name", name, "--fleet", str(FLEET)], check=True)
 
 

@@ -7,6 +7,7 @@ State lives in ``<state>/<name>/`` (``cluster.json``, ``pids/``, ``logs/``, ``pk
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -53,6 +54,14 @@ class UpResult:
     notes: list[str] = field(default_factory=list)
 
 
+def fleet_digest(path: Path) -> str | None:
+    """SHA-256 of a fleet file's bytes (None when it cannot be read)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 class LocalCluster:
     """One named local cluster."""
 
@@ -89,6 +98,17 @@ class LocalCluster:
         """The fleet file the cluster was last brought up with (None: without a fleet)."""
         fleet = self._meta().get("fleet")
         return Path(fleet) if isinstance(fleet, str) else None
+
+    def made_with(self, fleet_file: Path) -> bool:
+        """Whether the cluster was last brought up with ``fleet_file`` as it reads now (the
+        same file, unchanged since)."""
+        meta = self._meta()
+        made = meta.get("fleet")
+        return (
+            isinstance(made, str)
+            and Path(made).resolve() == fleet_file.resolve()
+            and meta.get("fleet_sha256") == fleet_digest(fleet_file)
+        )
 
     def _api(self) -> Api:
         pki = self.layout.pki
@@ -169,6 +189,7 @@ class LocalCluster:
                     "slot": (self.ports.apiserver - 16443) // 10,
                     "node": runtime is not None,
                     "fleet": str(fleet_file) if fleet_file else None,
+                    "fleet_sha256": fleet_digest(fleet_file) if fleet_file else None,
                     "kubernetes": self.versions.kubernetes,
                 }
             ),

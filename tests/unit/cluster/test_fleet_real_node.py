@@ -148,3 +148,27 @@ def test_foreign_standin_real_node_fits_what_the_whole_suite_deploys() -> None:
                 assert admits(pod, node), f"{unit}: {o['metadata']['name']} not admitted"
     assert spec.resources()["nvidia.com/gpu"] >= 5  # a canary of 4 pods, or 4 and a surge pod
     assert gpu.product in load_prices().gpus  # the pattern checks bill by it
+
+
+def test_a_running_cluster_is_known_by_the_fleet_file_it_was_made_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/foreign_suites.py refuses a cluster made with another fleet, or with an earlier
+    version of its own (the real node's GPUs are read once, at up)."""
+    import json
+
+    from servegate.cluster import paths
+    from servegate.cluster.local import LocalCluster, fleet_digest
+
+    monkeypatch.setattr(paths, "state_root", lambda: tmp_path / "state")
+    fleet = tmp_path / "standin.yaml"
+    fleet.write_text(FLEET)
+    cluster = LocalCluster("t")
+    assert not cluster.made_with(fleet)  # never made
+    cluster.state.mkdir(parents=True)
+    meta = {"fleet": str(fleet), "fleet_sha256": fleet_digest(fleet)}
+    cluster.meta_path.write_text(json.dumps(meta))
+    assert cluster.fleet_file == fleet and cluster.made_with(fleet)
+    assert not cluster.made_with(ROOT / "fleets" / "default.yaml")
+    fleet.write_text(FLEET.replace("count: 8", "count: 4"))  # edited since
+    assert not cluster.made_with(fleet)
