@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
@@ -10,8 +12,6 @@ from servegate.cluster import network
 from servegate.cluster.node.layout import GpuSpec
 from servegate.cluster.node.runtime import spec_for
 from servegate.cluster.nodehook import NodeContext
-from servegate.cluster.pki import Pki
-from servegate.cluster.versions import load_versions
 from servegate.config.base import load_yaml_text
 from servegate.config.fleet import Fleet, load_fleet
 from servegate.errors import ConfigError
@@ -32,24 +32,15 @@ real_node:
 
 
 def _ctx(tmp_path: Path, fleet: Fleet | None) -> NodeContext:
-    """A NodeContext as LocalCluster._node_ctx builds it, without starting anything."""
-    pki = Pki(tmp_path / "pki")
-    return NodeContext(
-        cluster="t",
-        state_dir=tmp_path / "node",
-        apiserver_url="https://127.0.0.1:16443",
-        ca=pki.ca,
-        pki=pki,
-        admin_kubeconfig=tmp_path / "admin.kubeconfig",
-        binaries={},
-        versions=load_versions(),
-        service_cidr=network.SERVICE_CIDR,
-        cluster_cidr=network.CLUSTER_CIDR,
-        pod_cidr=network.REAL_NODE_POD_CIDR,
-        cluster_dns=network.CLUSTER_DNS,
-        cluster_domain=network.CLUSTER_DOMAIN,
-        fleet=fleet,
-    )
+    """What :func:`spec_for` reads of a NodeContext: the fleet and the node's networks."""
+    fields = {
+        "service_cidr": network.SERVICE_CIDR,
+        "pod_cidr": network.REAL_NODE_POD_CIDR,
+        "cluster_dns": network.CLUSTER_DNS,
+        "cluster_domain": network.CLUSTER_DOMAIN,
+        "fleet": fleet,
+    }
+    return cast(NodeContext, SimpleNamespace(**fields))
 
 
 def test_real_node_parses_and_mig_slices_default_to_7() -> None:
