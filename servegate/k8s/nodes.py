@@ -158,3 +158,56 @@ def placement_text(pod_spec: dict[str, Any]) -> str:
                 else f"{e.get('key')} {e.get('operator')}"
             )
     return "; ".join(parts) or "none"
+
+
+GPU = "nvidia.com/gpu"
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def pod_gpus(pod_spec: dict[str, Any], resource: str = GPU) -> int:
+    """Units of ``resource`` a pod spec holds: its containers' limits (requests where no
+    limit is set; extended resources have equal requests and limits), or its largest init
+    container's if that is more."""
+
+    def held(c: dict[str, Any]) -> int:
+        res = c.get("resources") or {}
+        return _count(
+            (res.get("limits") or {}).get(resource, (res.get("requests") or {}).get(resource, 0))
+        )
+
+    main = sum(held(c) for c in pod_spec.get("containers") or [])
+    init = max((held(c) for c in pod_spec.get("initContainers") or []), default=0)
+    return max(main, init)
+
+
+def gpu_headroom(
+    nodes: list[dict[str, Any]], pods: list[dict[str, Any]], resource: str = GPU
+) -> dict[str, int]:
+    """Free units of ``resource`` on each node (as dicts): allocatable less what the pods
+    bound to it hold, leaving out pods that finished or are being deleted (their units are
+    about to be free)."""
+    free = {
+        str(n["metadata"]["name"]): _count(
+            ((n.get("status") or {}).get("allocatable") or {}).get(resource, 0)
+        )
+        for n in nodes
+    }
+    for p in pods:
+        node = (p.get("spec") or {}).get("nodeName")
+        phase = (p.get("status") or {}).get("phase")
+        leaving = (p.get("metadata") or {}).get("deletionTimestamp")
+        if node in free and phase not in ("Succeeded", "Failed") and not leaving:
+            free[node] -= pod_gpus(p["spec"], resource)
+    return free
+
+
+def pods_that_fit(headroom: dict[str, int], per_pod: int) -> int:
+    """How many pods holding ``per_pod`` (at least 1) units each the free units place, node
+    by node."""
+    return sum(max(0, free) // per_pod for free in headroom.values())

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from servegate.checks.resilience.checks import ErrorBudget, VersionSample
-from servegate.checks.resilience.k8s import UNIT, Mutate
+from servegate.checks.resilience.k8s import UNIT, Mutate, deployment, peak_pods
 from servegate.errors import MissingCapability, UserError
 from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
 from servegate.harness.deploy import Deployed
 from servegate.harness.load import LoadResult, RunProfile
 from servegate.k8s.client import Cluster
+from servegate.k8s.nodes import gpu_headroom, pod_gpus, pods_that_fit
 from servegate.k8s.rollout import RolloutError
 from servegate.paths import LOADPROFILES
 from servegate.report.run_index import RunResults
@@ -46,6 +47,31 @@ class Resil:
         the suite's own 2 CPUs with 3 fake GPUs, so the checks ask for neither."""
         return self.cluster.kind in ("local", "kind")
 
+    def need_gpus(self, mutate: Mutate, rolls: bool, extra: int = 0) -> None:
+        """Before deploying on a cluster servegate did not make: the GPUs the check's pods
+        hold at its peak (:func:`peak_pods`) must be free on the nodes that run containers,
+        or the check is a missing capability saying how many it needs and how many are free
+        (instead of pods that wait out the readiness deadline). Where this identity may not
+        list every namespace's pods, the capacity is not judged up front."""
+        if self.local:
+            return
+        from servegate.k8s.render import render_unit, resolve_unit
+
+        dep = deployment(mutate(render_unit(resolve_unit(UNIT, "sim"))))
+        per_pod = pod_gpus(dep["spec"]["template"]["spec"])
+        if per_pod == 0:
+            return
+        free = free_gpus(self.cluster)
+        if free is None:
+            return
+        pods = peak_pods(dep, rolls, extra)
+        if pods_that_fit(free, per_pod) < pods:
+            where = ", ".join(f"{n} {g}" for n, g in sorted(free.items())) or "no node"
+            raise MissingCapability(
+                f"the check runs up to {pods} model-server pods of {per_pod} GPU(s) each; "
+                f"free GPUs on the nodes that run containers: {where}"
+            )
+
     @contextlib.contextmanager
     def deployed(self, mutate: Mutate, timeout_s: float = 120.0) -> Iterator[Deployed]:
         with self.deploy_unit(UNIT, overlay="sim", wait=False, mutate=mutate) as dep:
@@ -65,6 +91,24 @@ class Resil:
         path = self.test_dir / f"{name}-versions.json"
         path.write_text(json.dumps([s.__dict__ for s in samples], indent=1) + "\n")
         return path
+
+
+def free_gpus(handle: ClusterHandle) -> dict[str, int] | None:
+    """Free GPUs on each node that runs containers, from the API (None when this identity
+    may not list the nodes or every namespace's pods)."""
+    from kubernetes.client.exceptions import ApiException
+
+    client, wanted = handle.client, handle.container_nodes
+    as_dict = client.api_client.sanitize_for_serialization
+    try:
+        nodes = [as_dict(n) for n in client.core.list_node().items]
+        pods = [as_dict(p) for p in client.core.list_pod_for_all_namespaces().items]
+    except ApiException as exc:
+        if exc.status in (401, 403):
+            return None
+        raise UserError(f"reading nodes and pods for GPU capacity: {exc.reason}") from None
+    runs = [n for n in nodes if wanted is None or n["metadata"]["name"] in wanted]
+    return gpu_headroom(runs, pods)
 
 
 def ready_or_skip(cluster: Cluster, namespace: str, timeout_s: float) -> None:

@@ -134,6 +134,7 @@ def rolling_update(r: Resil, safe: bool = True, replicas: int | None = None) -> 
     ``replicas`` None: as many as the reference ships (one)."""
     f = Finding(f"rolling update {V1} -> {V2}", [])
     unit = shape(replicas, V1, local=r.local, safe=safe)
+    r.need_gpus(unit, rolls=True)
     with _under_load(r, f, unit, serving_first=not safe) as run:
         time.sleep(8)
         run.roll_to(V2)
@@ -162,6 +163,7 @@ def canary(
     def mutate(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return with_stable_track(shape(stable, V1, local=r.local)(objs))
 
+    r.need_gpus(mutate, rolls=False, extra=canary_replicas)
     with _under_load(r, f, mutate, rate_hz=10) as run:
         cl, ns = run.cluster, run.namespace
         can = canary_of(deployment(run.dep.objects), V2, canary_replicas)
@@ -193,7 +195,9 @@ def canary(
 def rollback_flow(r: Resil, undo: bool = True, replicas: int = 2) -> Finding:
     """v1 -> v2, then ``rollout undo``: v1 alone serves afterwards; errors within budget."""
     f = Finding(f"rollback {V2} -> {V1}", [])
-    with _under_load(r, f, shape(replicas, V1, local=r.local)) as run:
+    unit = shape(replicas, V1, local=r.local)
+    r.need_gpus(unit, rolls=True)
+    with _under_load(r, f, unit) as run:
         time.sleep(3)
         run.roll_to(V2)
         run.step(f"{V2} rolled out")

@@ -174,3 +174,17 @@ def with_stable_track(objs: list[Obj]) -> list[Obj]:
     dep["spec"]["selector"]["matchLabels"]["track"] = "stable"
     dep["spec"]["template"]["metadata"]["labels"]["track"] = "stable"
     return out
+
+
+def peak_pods(dep: Obj, rolls: bool, extra: int = 0) -> int:
+    """The most model-server pods a check's Deployment ``dep`` runs at once: its replicas,
+    plus its rolling update's surge when the check rolls it (``maxSurge`` as a count or a
+    percentage rounded up, Kubernetes' default 25%), plus ``extra`` pods beside it (a
+    canary)."""
+    replicas = int(dep["spec"].get("replicas", 1))
+    surge = 0
+    strategy = dep["spec"].get("strategy") or {}
+    if rolls and strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        raw = str((strategy.get("rollingUpdate") or {}).get("maxSurge", "25%"))
+        surge = -(-replicas * int(raw[:-1]) // 100) if raw.endswith("%") else int(raw)
+    return replicas + surge + extra
