@@ -26,7 +26,7 @@ NOT_ON_ENGINE = (
     "the engine overlays scale on llamacpp:requests_deferred instead (docs/engine.md)"
 )
 """Why the KEDA checks skip on the engine overlay (the HPA checks say why per check:
-servegate.checks.autoscaling.hpa.not_served)."""
+servegate.checks.autoscaling.overlays.not_served)."""
 
 NOT_ON_LLMD = (
     "not on the llmd overlay: the KEDA scenarios build their queue through the simulator's "

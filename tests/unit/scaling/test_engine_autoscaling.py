@@ -23,16 +23,13 @@ from servegate.checks.autoscaling.connections import (
     replicas_served_verdict,
 )
 from servegate.checks.autoscaling.fixtures import hpa_check
-from servegate.checks.autoscaling.hpa import (
-    ENGINE_RAMP_PROFILE,
+from servegate.checks.autoscaling.hpa import ENGINE_RAMP_PROFILE, HpaCheck, hpa_for, variant
+from servegate.checks.autoscaling.overlays import (
     KEEP_ALIVE_NOT_ON_ENGINE,
     NOT_CPU_ON_ENGINE,
-    HpaCheck,
     engine_args,
-    hpa_for,
     not_served,
     queue_metric_for,
-    variant,
 )
 from servegate.errors import UserError
 from servegate.harness.scaling import (

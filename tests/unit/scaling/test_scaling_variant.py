@@ -15,11 +15,11 @@ from servegate.checks.autoscaling.hpa import (
     component_hpa,
     cpu_metric,
     hpa_for,
-    llmd_args,
     load_end_wall,
     monitored,
     variant,
 )
+from servegate.checks.autoscaling.overlays import llmd_args
 from servegate.errors import UserError
 from servegate.k8s.render import render_unit, resolve_unit
 
