@@ -35,7 +35,7 @@ from servegate.checks.patterns.figures import (
 from servegate.checks.patterns.report import PatternTable
 from servegate.config.prices import PriceTable
 from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
-from servegate.harness.load import PROFILE_DIR, RunProfile, served_model
+from servegate.harness.load import PROFILE_DIR, RunProfile, as_load_reaches, served_model
 from servegate.harness.settings import Settings
 from servegate.metrics.io import read_records
 from servegate.report.run_index import RunResults
@@ -93,7 +93,10 @@ def test_rag_end_to_end(
         ):
             wait_serving(llm_url)
             wait_serving(emb_url)
-            profile = _rag_profile(sg_test_dir, emb_url, served_model(emb_url), overlay)
+            # the embeddings as the load reaches them (from pods: by the Service's name)
+            emb_for_load = as_load_reaches(sg_settings.load_from, llm_url, emb_url)
+            model = served_model(emb_url)
+            profile = _rag_profile(sg_test_dir, emb_for_load, model, overlay)
             pattern.wait_scraped()
             res = run_profile(profile, llm_url, model="auto")
         s = res.summary
