@@ -73,6 +73,14 @@ def holding_image(image: str, nodes: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def nodes_among(cluster: Any, names: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    """The nodes of ``cluster`` (a :class:`servegate.k8s.client.Cluster`) as dicts, only
+    those named ``names`` (None: every node), such as a handle's ``container_nodes``."""
+    as_dict = cluster.api_client.sanitize_for_serialization
+    nodes = [as_dict(n) for n in cluster.core.list_node().items]
+    return [n for n in nodes if names is None or n["metadata"]["name"] in names]
+
+
 def _ready(node: dict[str, Any]) -> bool:
     conditions = (node.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)

@@ -79,12 +79,9 @@ def image_on_nodes(check: OperatorCheck) -> str:
     """The Ray image's reference, when every node that runs containers reports it; a
     missing capability otherwise (the pods are pinned to those nodes)."""
     from servegate.cluster.node.images import RAY
-    from servegate.k8s.nodes import holding_image
+    from servegate.k8s.nodes import holding_image, nodes_among
 
-    client = check.cluster.client
-    nodes = [client.api_client.sanitize_for_serialization(n) for n in client.core.list_node().items]
-    wanted = check.cluster.container_nodes
-    runs = [n for n in nodes if wanted is None or n["metadata"]["name"] in wanted]
+    runs = nodes_among(check.cluster.client, check.cluster.container_nodes)
     holding = set(holding_image(RAY, runs))
     lacking = sorted(
         str(n["metadata"]["name"]) for n in runs if n["metadata"]["name"] not in holding

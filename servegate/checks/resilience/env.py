@@ -21,7 +21,7 @@ from servegate.harness.cluster import ClusterHandle, DeployUnit, service_url
 from servegate.harness.deploy import Deployed
 from servegate.harness.load import LoadResult, RunProfile
 from servegate.k8s.client import Cluster
-from servegate.k8s.nodes import gpu_headroom, pod_gpus, pods_that_fit
+from servegate.k8s.nodes import gpu_headroom, nodes_among, pod_gpus, pods_that_fit
 from servegate.k8s.rollout import RolloutError
 from servegate.paths import LOADPROFILES
 from servegate.report.run_index import RunResults
@@ -98,16 +98,15 @@ def free_gpus(handle: ClusterHandle) -> dict[str, int] | None:
     may not list the nodes or every namespace's pods)."""
     from kubernetes.client.exceptions import ApiException
 
-    client, wanted = handle.client, handle.container_nodes
+    client = handle.client
     as_dict = client.api_client.sanitize_for_serialization
     try:
-        nodes = [as_dict(n) for n in client.core.list_node().items]
+        runs = nodes_among(client, handle.container_nodes)
         pods = [as_dict(p) for p in client.core.list_pod_for_all_namespaces().items]
     except ApiException as exc:
         if exc.status in (401, 403):
             return None
         raise UserError(f"reading nodes and pods for GPU capacity: {exc.reason}") from None
-    runs = [n for n in nodes if wanted is None or n["metadata"]["name"] in wanted]
     return gpu_headroom(runs, pods)
 
 

@@ -110,7 +110,7 @@ def test_spec_for_keeps_the_built_in_gpus_without_real_node(tmp_path: Path) -> N
         assert spec.pod_cidr == network.REAL_NODE_POD_CIDR
 
 
-def test_foreign_standin_real_node_fits_what_the_whole_suite_deploys() -> None:
+def test_foreign_standin_real_node_fits_what_the_whole_suite_deploys(tmp_path: Path) -> None:
     """The stand-in's real node must admit the reference units and the checks' GPU pods, and
     be priced: the whole foreign-mode run failed on each of these before (docs/foreign.md)."""
     import yaml
@@ -124,12 +124,7 @@ def test_foreign_standin_real_node_fits_what_the_whole_suite_deploys() -> None:
     assert standin.pools == default.pools
     assert standin.real_node is not None
     gpu = standin.real_node.gpu
-    spec = GpuSpec(
-        count=gpu.count,
-        product=gpu.product,
-        memory_mib=gpu.memory_mib,
-        mig_1g_5gb=gpu.mig_1g_5gb,
-    )
+    spec = spec_for(_ctx(tmp_path, standin)).gpus  # as the node is brought up
     node = {"metadata": {"name": "servegate-node-0", "labels": spec.labels()}}
     for unit in ("vllm-statefulset", "vllm-deployment", "rag-system"):
         docs = yaml.safe_load_all((ROOT / "manifests" / unit / "golden" / "sim.yaml").read_text())
