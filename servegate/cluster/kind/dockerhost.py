@@ -37,7 +37,7 @@ from pathlib import Path
 from servegate.cluster import paths
 from servegate.cluster.node import gobuild
 from servegate.cluster.node.layout import BRIDGE
-from servegate.cluster.node.net import link_exists
+from servegate.cluster.node.net import SYSCTLS, link_exists
 from servegate.errors import UserError
 from servegate.procs import ProcessTable
 from servegate.wait import wait_until
@@ -56,6 +56,8 @@ KERNEL_TUNABLES = (
 """Host-wide sysctls a kubelet sets at start (inside a kind node too): restored at stop."""
 
 IP_FORWARD = "net.ipv4.ip_forward"
+LOCAL_NODE_SYSCTLS = tuple(key.replace("/", ".") for key in SYSCTLS)
+"""The sysctls the local cluster's node sets, saves and restores itself (node/net.py)."""
 CREATED_PATHS = ("/lib/modules", "/run/containerd/s", "/run/containerd", "/etc/docker")
 """Paths Docker or kind may create on the host: removed at stop if they were not there before
 and are empty (kind mounts /lib/modules into nodes; Docker's containerd puts its shim
@@ -185,6 +187,21 @@ def host_state() -> dict[str, object]:
     }
 
 
+def state_to_restore() -> dict[str, object]:
+    """:func:`host_state`, less the sysctls a running local node owns.
+
+    While the local cluster's bridge is up its node has set those sysctls and saved the host's
+    own values, which it puts back at its down. Recording the node's values here would have the
+    daemon's stop, if it comes after that down, set them again (ip_forward left on)."""
+    state = host_state()
+    if link_exists(BRIDGE):
+        sysctls = dict(state["sysctls"])  # type: ignore[call-overload]
+        for key in LOCAL_NODE_SYSCTLS:
+            sysctls[key] = None
+        state["sysctls"] = sysctls
+    return state
+
+
 class DockerHost:
     """Find a running Docker daemon, or start and stop servegate's own."""
 
@@ -295,7 +312,7 @@ class DockerHost:
         if len(str(exec_sock).encode()) > 107:
             raise UserError(f"{self.root} is too long for Docker's sockets: set XDG_STATE_HOME")
         if not self.record.exists():  # after a crash, keep the first, true record
-            self.record.write_text(json.dumps(host_state(), indent=1))
+            self.record.write_text(json.dumps(state_to_restore(), indent=1))
         # The trust key dockerd 20.10 would otherwise write to /etc/docker/key.json.
         (self.root / "daemon.json").write_text(
             json.dumps({"deprecated-key-path": str(self.root / "key.json")})

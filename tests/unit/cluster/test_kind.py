@@ -271,3 +271,36 @@ def test_directories_docker_made_are_removed_or_left_to_a_running_local_node(
     (node / CREATED_DIRS).unlink()
     (shims / "sock").rmdir()
     assert dockerhost._remove_created(state)[:2] == [f"removed {shims}", f"removed {parent}"]
+
+
+def test_daemon_started_beside_a_local_node_leaves_its_sysctls_to_that_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The e2e order that left ip_forward on: kind up while the local node runs (ip_forward 1,
+    set by the node), the local node down (back to the host's 0), then kind down."""
+    proc = tmp_path / "proc"
+    monkeypatch.setattr(dockerhost, "sysctl_path", lambda n: proc / n.replace(".", "/"))
+    for name, value in (("net.ipv4.ip_forward", "1"), ("kernel.panic", "10")):
+        dockerhost.sysctl_path(name).parent.mkdir(parents=True, exist_ok=True)
+        dockerhost.sysctl_path(name).write_text(value)
+    monkeypatch.setattr(dockerhost, "_forward_policy", lambda: None)
+    monkeypatch.setattr(dockerhost, "_docker_chains", lambda: {})
+    monkeypatch.setattr(dockerhost, "_remove_created", lambda _b: [])
+    bridge_up = True
+    monkeypatch.setattr(dockerhost, "link_exists", lambda _n: bridge_up)
+    host = dockerhost.DockerHost(root=tmp_path / "docker")
+    host.root.mkdir()
+    host.record.write_text(json.dumps(dockerhost.state_to_restore()))
+    assert json.loads(host.record.read_text())["sysctls"]["net.ipv4.ip_forward"] is None
+    dockerhost.sysctl_path("net.ipv4.ip_forward").write_text("0")  # the node's down
+    dockerhost.sysctl_path("kernel.panic").write_text("0")  # a kind node's kubelet, say
+    bridge_up = False
+    done = host.restore_host()
+    assert dockerhost.sysctl_path("net.ipv4.ip_forward").read_text() == "0"
+    assert dockerhost.sysctl_path("kernel.panic").read_text() == "10"
+    assert done == ["kernel.panic back to 10"]
+    # without a local node the daemon's record is the host's, and is put back
+    dockerhost.sysctl_path("net.ipv4.ip_forward").write_text("0")
+    host.record.write_text(json.dumps(dockerhost.state_to_restore()))
+    dockerhost.sysctl_path("net.ipv4.ip_forward").write_text("1")
+    assert host.restore_host() == ["net.ipv4.ip_forward back to 0"]
