@@ -1,8 +1,9 @@
-"""``servegate cluster up|down|status|kubeconfig|build|addons|sockets``: the local cluster."""
+"""``servegate cluster up|down|status|kubeconfig|build|image|addons|sockets``: the local cluster."""
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -318,6 +319,32 @@ def build(bin_dir: Path | None) -> None:
     for name, res in sorted(found.items()):
         click.echo(f"{name:<24} {res.source:<9} {res.path}")
     click.echo(f"resolved in {time.monotonic() - started:.1f}s")
+
+
+@cluster.command(name="image")
+@click.argument("image_name", metavar="NAME")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Where to write the image archive (docker-archive tar).",
+)
+def image(image_name: str, out: Path) -> None:
+    """Build (or take from the cache) servegate's image NAME and write it to --out, for the
+    owners of a cluster servegate did not make to import into their nodes' runtime or
+    registry: servegate never loads images into such a cluster itself (docs/foreign.md)."""
+    from servegate.cluster.node import images
+
+    if out.exists() and not out.is_file():
+        raise click.ClickException(f"{out}: not a file")
+    with building() as report:
+        built = images.build(image_name, report)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(out.name + ".part")
+    shutil.copyfile(built.tarball, part)
+    part.replace(out)
+    click.echo(f"{built.ref} -> {out} ({out.stat().st_size / 2**20:.0f} MiB)")
+    click.echo(f"import on each node: ctr -n k8s.io images import {out}", err=True)
 
 
 @cluster.command()
