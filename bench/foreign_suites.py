@@ -20,8 +20,9 @@ It prints the check counts, every check that did not pass with its reason, the w
 resource and every write outside the run, and saves them as ``<results>/<run id>/foreign.json``.
 Takes most of an hour for the whole suite on the 2-core machine. The cluster is brought up
 with the stand-in fleet (fleets/foreign-standin.yaml: its one real node carries the 8 A100 80GB
-the reference units and the rollout checks ask for) if it is not running, and left as found;
-a running cluster made with another fleet is refused (take it down first).
+the reference units and the rollout checks ask for) if it is not running, and taken down
+again at the end, even when interrupted (``--keep`` keeps it); a running cluster is left
+running, and one made with another fleet is refused (take it down first).
 
 Exit status 0 when pytest passed and no write fell outside the run, 1 otherwise, 2 on a
 usage error.
@@ -201,6 +202,18 @@ def prepare(name: str, wanted: tuple[str, ...]) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def brought_up(name: str, keep: bool) -> Iterator[None]:
+    """Take the cluster down at the end if it was not running at the start (and not ``keep``)."""
+    was_running = LocalCluster(name).running()
+    try:
+        yield
+    finally:
+        if not was_running and not keep and LocalCluster(name).running():
+            print(f"taking cluster {name} down (this run brought it up; --keep keeps it)")
+            subprocess.run([*CLI, "cluster", "down", "--name", name], check=False)
+
+
 def summary(run: ForeignRun) -> dict[str, object]:
     checks = run.checks()
     outcomes = collections.Counter(str(c.get("outcome")) for c in checks)
@@ -247,13 +260,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-strict", action="store_true", help="skips stay skips")
     ap.add_argument("--lock", help="a lock file held while the cluster is used")
     ap.add_argument("--pytest-arg", action="append", default=[], help="passed to pytest")
+    ap.add_argument(
+        "--keep", action="store_true", help="keep a cluster this run brought up running"
+    )
     args = ap.parse_args(argv)
     wanted = tuple(a for a in args.addons.split(",") if a)
     unknown = sorted(set(wanted) - set(addons.REGISTRY))
     if unknown:
         ap.error(f"unknown add-on(s): {', '.join(unknown)}")
     try:
-        with locked(args.lock):
+        with locked(args.lock), brought_up(args.name, keep=args.keep):
             env = prepare(args.name, wanted)
             layout = LocalCluster(args.name).layout
             deselect = [f"--deselect={d}" for d in DESELECT]
