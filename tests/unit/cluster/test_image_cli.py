@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import tarfile
 from pathlib import Path
@@ -14,20 +13,11 @@ from servegate.cli import cli
 from servegate.cluster.node import images, oci
 
 
-def _layer() -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        data = b"hello\n"
-        info = tarfile.TarInfo("etc/hello")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def test_writes_the_archive_with_its_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cached = tmp_path / "cache" / "ray.tar"
     cached.parent.mkdir()
-    oci.write_archive(images.RAY, [_layer()], oci.ImageConfig(entrypoint=["/bin/true"]), cached)
+    layer = oci.files_layer([oci.FileEntry("/etc/hello", b"hello\n", 0o644)])
+    oci.write_archive(images.RAY, [layer], oci.ImageConfig(entrypoint=["/bin/true"]), cached)
     asked = []
 
     def build(name: str, progress: object = None) -> images.Built:
